@@ -1,0 +1,1 @@
+"""smsbridge: the bridge between an HTTP API and Gammu SMSD daemons."""

@@ -1,0 +1,189 @@
+"""Validate and store outgoing messages: the one function behind the API,
+the classic /smsc call, the CLI and the admin form."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+
+import phonenumbers
+from sqlalchemy import exists, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from . import encoding
+from .models import Message, MessageStatus, SendRequest, Sim, User
+from .users import AuthError, utcnow
+
+MAX_PRIORITY = 9
+MAX_VALID_FOR = 7 * 24 * 3600
+_SEPARATORS = re.compile(r"[,;\n\r]+")
+
+
+class AcceptError(ValueError):
+    """Bad input, named by ``field``; nothing was stored."""
+
+    def __init__(self, field: str, message: str, status: int = 400):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.status = status
+
+
+@dataclasses.dataclass(frozen=True)
+class SendOptions:
+    flash: bool = False
+    attempts: int = 1
+    priority: int = 0
+    send_at: datetime | None = None
+    valid_for: int | None = None          # seconds after send_at (or now)
+
+
+@dataclasses.dataclass(frozen=True)
+class Accepted:
+    request_id: int
+    messages: list[dict]                  # [{id, to, status}]
+    replayed: bool = False                # an idempotent replay: nothing new stored
+
+
+def normalise_number(raw: str, region: str) -> str:
+    """E.164, or AcceptError naming the number."""
+    cleaned = raw.strip()
+    if not cleaned:
+        raise AcceptError("to", "empty phone number")
+    try:
+        number = phonenumbers.parse(cleaned, region)
+    except phonenumbers.NumberParseException:
+        raise AcceptError("to", f"{cleaned!r} is not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise AcceptError("to", f"{cleaned!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_recipients(recipients: str | Iterable[str], region: str, limit: int) -> list[str]:
+    raw = _SEPARATORS.split(recipients) if isinstance(recipients, str) else list(recipients)
+    raw = [r for r in (str(x).strip() for x in raw) if r]
+    if not raw:
+        raise AcceptError("to", "at least one recipient is required")
+    if len(raw) > limit:
+        raise AcceptError("to", f"{len(raw)} recipients; at most {limit} per request")
+    # Texting a number twice in one request is never what was meant.
+    return list(dict.fromkeys(normalise_number(r, region) for r in raw))
+
+
+def parse_send_at(raw: str | datetime | None) -> datetime | None:
+    """ISO 8601; without an offset it means UTC. Stored as naive UTC."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, datetime):
+        value = raw
+    else:
+        try:
+            value = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise AcceptError("send_at", f"{raw!r} is not an ISO 8601 date and time") from None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def check_options(options: SendOptions, max_attempts: int) -> None:
+    if not 1 <= options.attempts <= max_attempts:
+        raise AcceptError("attempts", f"must be between 1 and {max_attempts}")
+    if not 0 <= options.priority <= MAX_PRIORITY:
+        raise AcceptError("priority", f"must be between 0 and {MAX_PRIORITY}")
+    if options.valid_for is not None and not 1 <= options.valid_for <= MAX_VALID_FOR:
+        raise AcceptError("valid_for", f"must be between 1 and {MAX_VALID_FOR} seconds")
+
+
+def check_text(text: str | None, max_parts: int) -> int:
+    if text is None or text == "":
+        raise AcceptError("text", "a message text is required")
+    if not isinstance(text, str):
+        raise AcceptError("text", "must be a string")
+    # A GSM-7 part carries at most 160 characters: anything longer than this
+    # cannot fit, whatever the encoding, so do not spend time encoding it.
+    if len(text) > max_parts * 160:
+        raise AcceptError("text", f"{len(text)} characters is longer than {max_parts} SMS parts")
+    if "\x00" in text:
+        raise AcceptError("text", "must not contain NUL characters")
+    parts = encoding.count_parts(text)
+    if parts > max_parts:
+        raise AcceptError("text", f"needs {parts} SMS parts; at most {max_parts} are allowed")
+    return parts
+
+
+def user_has_sim(session: Session, user: User) -> bool:
+    return session.scalar(select(exists().where(
+        Sim.enabled.is_(True), or_(Sim.owner_id.is_(None), Sim.owner_id == user.id)))) or False
+
+
+def accept(session: Session, user: User, recipients: str | Iterable[str], text: str | None,
+           options: SendOptions = SendOptions(), *, settings, idempotency_key: str | None = None,
+           source: str = "api", now: datetime | None = None) -> Accepted:
+    """Store one queued message per recipient; the caller commits.
+    Raises AcceptError (bad input) or AuthError (user may not send)."""
+    now = now or utcnow()
+    if user.blocked:
+        raise AuthError("user is blocked", status=403)
+    check_text(text, settings.max_parts)
+    check_options(options, settings.max_attempts)
+    numbers = normalise_recipients(recipients, settings.default_region, settings.max_recipients)
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+        raise AcceptError("idempotency_key", "must be 1-255 characters")
+    if not user_has_sim(session, user):
+        raise AuthError("no SIM is available to this user", status=403)
+
+    payload_hash = _payload_hash(numbers, text, options)
+    if idempotency_key is not None:
+        earlier = _replay(session, user, idempotency_key, payload_hash)
+        if earlier is not None:
+            return earlier
+    request = SendRequest(user_id=user.id, idempotency_key=idempotency_key,
+                          payload_hash=payload_hash, source=source, created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(request)
+            session.flush()
+    except IntegrityError:
+        # Another request with this key won the race; answer as it did.
+        earlier = _replay(session, user, idempotency_key, payload_hash)
+        if earlier is None:
+            raise
+        return earlier
+
+    due = max(options.send_at or now, now)
+    expires = (options.send_at or now) + timedelta(seconds=options.valid_for) if options.valid_for else None
+    rows = [dict(request_id=request.id, user_id=user.id, recipient=number, text=text,
+                 flash=options.flash, priority=options.priority, status=MessageStatus.QUEUED,
+                 attempts_allowed=options.attempts, attempts_made=0, due_at=due,
+                 send_at=options.send_at, expires_at=expires, created_at=now)
+            for number in numbers]
+    ids = session.execute(insert(Message).returning(Message.id, Message.recipient), rows).all()
+    by_number = {recipient: message_id for message_id, recipient in ids}
+    return Accepted(request.id, [{"id": by_number[n], "to": n, "status": MessageStatus.QUEUED.value}
+                                 for n in numbers])
+
+
+def _payload_hash(numbers: list[str], text: str, options: SendOptions) -> str:
+    payload = {"to": numbers, "text": text, **dataclasses.asdict(options)}
+    payload["send_at"] = options.send_at.isoformat() if options.send_at else None
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _replay(session: Session, user: User, key: str, payload_hash: str) -> Accepted | None:
+    request = session.scalar(select(SendRequest).where(
+        SendRequest.user_id == user.id, SendRequest.idempotency_key == key))
+    if request is None:
+        return None
+    if request.payload_hash != payload_hash:
+        raise AcceptError("idempotency_key",
+                          "this key was already used for a different request", status=422)
+    messages = session.execute(select(Message.id, Message.recipient, Message.status)
+                               .where(Message.request_id == request.id).order_by(Message.id)).all()
+    return Accepted(request.id, [{"id": m.id, "to": m.recipient, "status": m.status.value}
+                                 for m in messages], replayed=True)

@@ -1,0 +1,164 @@
+"""Settings: one table of names, types, defaults and help; read from a TOML
+file and then from the environment (``SMSBRIDGE_<NAME>``, or
+``SMSBRIDGE_<NAME>_FILE`` for secrets kept in a file).
+
+Nothing is read at import time: callers build a ``Settings`` with
+``load_settings()`` and pass it down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names it."""
+
+
+def parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected a boolean (1/0, true/false), got {raw!r}")
+
+
+def parse_positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError(f"expected a whole number >= 1, got {raw!r}")
+    return value
+
+
+def parse_positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError(f"expected a number > 0, got {raw!r}")
+    return value
+
+
+def parse_region(raw: str) -> str:
+    region = raw.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"not a phone-number region code (ISO 3166, e.g. RU, DE): {raw!r}")
+    return region
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("database_url", str,
+            "mysql+pymysql://root@localhost/smsbridge?unix_socket=/run/mysqld/mysqld.sock",
+            "SQLAlchemy URL of the MariaDB/MySQL database shared with gammu-smsd.",
+            secret=True),
+    Setting("state_dir", str, "var",
+            "Folder for pid files, logs and the simulated modems' folders."),
+    Setting("smsdrc_dir", str, "gammu-smsdrc",
+            "Folder where `sim add` writes one gammu-smsd config per SIM."),
+    Setting("default_region", parse_region, "RU",
+            "Region used for numbers written without a country code (ISO code)."),
+    Setting("gammu_db_user", str, "",
+            "DB account written into generated gammu-smsd configs; empty means the "
+            "account of database_url. `db init --gammu-user` creates a least-privilege one."),
+    Setting("gammu_db_password", str, "",
+            "Password of gammu_db_user (or SMSBRIDGE_GAMMU_DB_PASSWORD_FILE).", secret=True),
+    Setting("status_frequency", parse_positive_int, 5,
+            "Seconds between a gammu-smsd daemon's heartbeats; a SIM is unhealthy "
+            "after three missed ones."),
+    Setting("dispatch_interval", parse_positive_float, 1.0,
+            "Seconds between dispatch passes when nothing wakes it sooner."),
+    Setting("harvest_interval", parse_positive_float, 1.0,
+            "Seconds between harvest passes (sentitems -> message state)."),
+    Setting("health_interval", parse_positive_float, 2.0,
+            "Seconds between health passes (heartbeats, take-back)."),
+    Setting("dispatch_batch", parse_positive_int, 500,
+            "Messages one dispatch transaction claims at most."),
+    Setting("no_sim_backoff", parse_positive_float, 5.0,
+            "Seconds a message that found no SIM waits before dispatch looks at it again."),
+    Setting("max_parts", parse_positive_int, 10,
+            "Longest text accepted, in SMS parts."),
+    Setting("max_recipients", parse_positive_int, 1000,
+            "Most recipients one request may name."),
+    Setting("max_attempts", parse_positive_int, 5,
+            "Highest `attempts` a request may ask for."),
+    Setting("web_workers", parse_positive_int, 2,
+            "Processes of the production web server (`smsbridge web`)."),
+    Setting("web_threads", parse_positive_int, 4,
+            "Threads in each web server process."),
+    Setting("secret_key", str, "",
+            "Key signing the admin's session cookies (or SMSBRIDGE_SECRET_KEY_FILE); "
+            "generated into state_dir when empty.", secret=True),
+)
+
+
+def _fields() -> list[tuple[str, type, dataclasses.Field]]:
+    return [(s.name, Any, dataclasses.field(default=s.default)) for s in SETTINGS]
+
+
+Settings = dataclasses.make_dataclass(
+    "Settings", _fields(), frozen=True,
+    namespace={"__doc__": "Every setting of smsbridge; see SETTINGS for help."},
+)
+
+
+def load_settings(path: str | os.PathLike | None = None,
+                  env: Mapping[str, str] | None = None,
+                  **overrides: Any) -> Settings:
+    """File (``path`` or ``$SMSBRIDGE_CONFIG`` or ./smsbridge.toml if present),
+    then environment, then keyword overrides (tests)."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    known = {s.name: s for s in SETTINGS}
+
+    file_path = path or env.get("SMSBRIDGE_CONFIG")
+    if file_path is None and Path("smsbridge.toml").exists():
+        file_path = "smsbridge.toml"
+    if file_path is not None:
+        try:
+            data = tomllib.loads(Path(file_path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read settings file {file_path}: {exc}") from exc
+        for name, raw in data.items():
+            if name not in known:
+                raise SettingsError(f"{file_path}: unknown setting {name!r}")
+            values[name] = _parse(known[name], str(raw).lower() if isinstance(raw, bool) else str(raw),
+                                  f"{file_path}: {name}")
+
+    for setting in SETTINGS:
+        var = f"SMSBRIDGE_{setting.name.upper()}"
+        if var + "_FILE" in env:
+            try:
+                raw = Path(env[var + "_FILE"]).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SettingsError(f"{var}_FILE: {exc}") from exc
+            values[setting.name] = _parse(setting, raw, var + "_FILE")
+        elif var in env:
+            values[setting.name] = _parse(setting, env[var], var)
+
+    for name, value in overrides.items():
+        if name not in known:
+            raise SettingsError(f"unknown setting {name!r}")
+        values[name] = value
+    return Settings(**values)
+
+
+def _parse(setting: Setting, raw: str, where: str) -> Any:
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{where}: {exc}") from exc

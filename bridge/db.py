@@ -1,0 +1,34 @@
+"""Engine and session factory. Every connection runs in UTC and READ
+COMMITTED: UTC so that our DATETIME columns and Gammu's TIMESTAMP columns
+compare on one clock; READ COMMITTED so that ``SKIP LOCKED`` claims see
+each other's commits and InnoDB takes no gap locks between dispatchers."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def make_engine(database_url: str | URL, **kwargs) -> Engine:
+    url = make_url(database_url)
+    if url.get_backend_name() in ("mysql", "mariadb"):
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    engine = create_engine(
+        url,
+        isolation_level="READ COMMITTED",
+        pool_pre_ping=True,
+        pool_recycle=3600,
+        **kwargs,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _utc(dbapi_connection, _record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET time_zone = '+00:00'")
+
+    return engine
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,211 @@
+"""Dispatch: queued messages -> a SIM's outbox, one transaction per batch.
+
+A batch is claimed with ``FOR UPDATE SKIP LOCKED`` so parallel dispatchers
+never take the same message, and the usage rows of the candidate SIMs are
+locked before the choice is made, so a monthly limit holds however many
+dispatchers run. Messages, outbox rows, attempts and usage change together
+or not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.orm import Session
+
+from . import encoding
+from .models import (
+    AttemptOutcome, Message, MessageAttempt, MessageStatus, OptOut, Outbox,
+    OutboxMultipart, Phone, Sim, SimUsage,
+)
+from .sims import period_start
+from .users import utcnow
+
+NO_SIM = "no healthy, enabled SIM is available to this user"
+NO_ROOM = "every SIM available to this user has reached its monthly limit"
+
+
+@dataclasses.dataclass
+class DispatchResult:
+    claimed: int = 0
+    dispatched: int = 0
+    waiting: int = 0
+    opted_out: int = 0
+    expired: int = 0
+
+
+@dataclasses.dataclass
+class _Candidate:
+    id: int
+    name: str
+    owner_id: int | None
+    limit: int | None
+    period: date
+    used: int
+    waiting: int
+
+    def room(self) -> float:
+        return float("inf") if self.limit is None else self.limit - self.used
+
+
+def dispatch(session: Session, settings, *, now: datetime | None = None,
+             batch: int | None = None) -> DispatchResult:
+    """One pass: claim up to ``batch`` due messages and hand them to SIMs.
+    The caller commits."""
+    now = now or utcnow()
+    result = DispatchResult()
+    claimed = session.execute(
+        select(Message.id, Message.user_id, Message.recipient, Message.text, Message.flash,
+               Message.priority, Message.expires_at)
+        .where(Message.status == MessageStatus.QUEUED, Message.due_at <= now)
+        .order_by(Message.priority.desc(), Message.due_at, Message.id)
+        .limit(batch or settings.dispatch_batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    result.claimed = len(claimed)
+    if not claimed:
+        return result
+
+    expired = [m.id for m in claimed if m.expires_at is not None and m.expires_at <= now]
+    _finish(session, expired, MessageStatus.EXPIRED, now, "valid_for passed before a SIM took it")
+    result.expired = len(expired)
+
+    live = [m for m in claimed if m.id not in set(expired)]
+    opted = set(session.scalars(select(OptOut.phone).where(
+        OptOut.phone.in_({m.recipient for m in live})))) if live else set()
+    opted_ids = [m.id for m in live if m.recipient in opted]
+    _finish(session, opted_ids, MessageStatus.OPTED_OUT, now, "recipient opted out")
+    result.opted_out = len(opted_ids)
+    live = [m for m in live if m.recipient not in opted]
+    if not live:
+        return result
+
+    candidates = _lock_candidates(session, now)
+    tried = _failed_sims(session, [m.id for m in live])
+    placed: list[tuple[object, _Candidate, tuple[encoding.Part, ...]]] = []
+    waiting: dict[str, list[int]] = defaultdict(list)
+    for message in live:
+        parts = encoding.encode(message.text, flash=message.flash, reference=message.id)
+        sim, reason = _pick(candidates, message.user_id, len(parts), tried.get(message.id, ()))
+        if sim is None:
+            waiting[reason].append(message.id)
+            continue
+        sim.used += len(parts)
+        sim.waiting += 1
+        placed.append((message, sim, parts))
+
+    for reason, ids in waiting.items():
+        session.execute(update(Message).where(Message.id.in_(ids)).values(
+            wait_reason=reason, due_at=now + timedelta(seconds=settings.no_sim_backoff)))
+    result.waiting = sum(len(ids) for ids in waiting.values())
+    if placed:
+        _write_outbox(session, placed, now)
+    result.dispatched = len(placed)
+    return result
+
+
+def _finish(session: Session, ids: list[int], status: MessageStatus, now: datetime, why: str) -> None:
+    if ids:
+        session.execute(update(Message).where(Message.id.in_(ids)).values(
+            status=status, finished_at=now, last_error=why, wait_reason=None))
+
+
+def _lock_candidates(session: Session, now: datetime) -> list[_Candidate]:
+    """Enabled SIMs with a live heartbeat, their usage rows locked."""
+    sims = session.execute(
+        select(Sim.id, Sim.name, Sim.owner_id, Sim.monthly_limit, Sim.billing_day)
+        .join(Phone, Phone.id == Sim.name)
+        .where(Sim.enabled.is_(True), Phone.timeout > func.now())
+        .order_by(Sim.id)
+    ).all()
+    if not sims:
+        return []
+    keys = [(s.id, period_start(s.billing_day, now.date())) for s in sims]
+    session.execute(mysql_insert(SimUsage).prefix_with("IGNORE"),
+                    [{"sim_id": sim_id, "period_start": start, "parts": 0} for sim_id, start in keys])
+    used = dict(session.execute(
+        select(SimUsage.sim_id, SimUsage.parts)
+        .where(tuple_(SimUsage.sim_id, SimUsage.period_start).in_(keys))
+        .order_by(SimUsage.sim_id)
+        .with_for_update()
+    ).all())
+    waiting = dict(session.execute(
+        select(Outbox.sender_id, func.count()).where(Outbox.sender_id.in_([s.name for s in sims]))
+        .group_by(Outbox.sender_id)).all())
+    return [_Candidate(s.id, s.name, s.owner_id, s.monthly_limit, start, used.get(s.id, 0),
+                       waiting.get(s.name, 0))
+            for s, (_, start) in zip(sims, keys)]
+
+
+def _failed_sims(session: Session, message_ids: list[int]) -> dict[int, set[int]]:
+    """SIMs each message already failed on: a retry prefers another one."""
+    tried: dict[int, set[int]] = defaultdict(set)
+    rows = session.execute(select(MessageAttempt.message_id, MessageAttempt.sim_id).where(
+        MessageAttempt.message_id.in_(message_ids),
+        MessageAttempt.outcome == AttemptOutcome.ERROR)).all()
+    for message_id, sim_id in rows:
+        tried[message_id].add(sim_id)
+    return tried
+
+
+def _pick(candidates: list[_Candidate], user_id: int, parts: int,
+          tried: set[int] | tuple) -> tuple[_Candidate | None, str]:
+    allowed = [c for c in candidates if c.owner_id is None or c.owner_id == user_id]
+    if not allowed:
+        return None, NO_SIM
+    with_room = [c for c in allowed if c.room() >= parts]
+    if not with_room:
+        return None, NO_ROOM
+    fresh = [c for c in with_room if c.id not in tried] or with_room
+    return min(fresh, key=lambda c: (c.waiting, -c.room(), c.id)), ""
+
+
+def _write_outbox(session: Session, placed, now: datetime) -> None:
+    # Gammu takes rows whose SendingDateTime and SendingTimeOut are strictly
+    # in the past; a second back means "now" for a daemon on this DB clock.
+    ready = now - timedelta(seconds=1)
+    outbox_rows = [{
+        "destination_number": m.recipient, "coding": parts[0].coding, "udh": parts[0].udh,
+        "sms_class": parts[0].sms_class, "text_decoded": parts[0].text,
+        "multipart": "true" if len(parts) > 1 else "false", "sender_id": sim.name,
+        "creator_id": str(m.id), "priority": m.priority, "delivery_report": "default",
+        "sending_datetime": ready, "sending_timeout": ready,
+    } for m, sim, parts in placed]
+    # RETURNING gives each row's Gammu ID with the message id it carries.
+    returned = session.execute(insert(Outbox).values(outbox_rows)
+                               .returning(Outbox.id, Outbox.creator_id)).all()
+    outbox_id = {int(creator): outbox for outbox, creator in returned}
+
+    more_parts = [{"id": outbox_id[m.id], "sequence_position": n, "coding": p.coding, "udh": p.udh,
+                   "sms_class": p.sms_class, "text_decoded": p.text}
+                  for m, _, parts in placed for n, p in enumerate(parts[1:], start=2)]
+    if more_parts:
+        session.execute(insert(OutboxMultipart), more_parts)
+    session.execute(insert(MessageAttempt), [
+        {"message_id": m.id, "sim_id": sim.id, "outbox_id": outbox_id[m.id], "parts": len(parts),
+         "period_start": sim.period, "outcome": AttemptOutcome.PENDING, "dispatched_at": now}
+        for m, sim, parts in placed])
+
+    reserved: dict[tuple[int, date], int] = defaultdict(int)
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for m, sim, parts in placed:
+        reserved[(sim.id, sim.period)] += len(parts)
+        groups[(sim.id, len(parts))].append(m.id)
+    for (sim_id, start), count in reserved.items():
+        change_usage(session, sim_id, start, count)
+    for (sim_id, count), ids in groups.items():
+        session.execute(update(Message).where(Message.id.in_(ids)).values(
+            status=MessageStatus.DISPATCHED, sim_id=sim_id, parts=count,
+            attempts_made=Message.attempts_made + 1, dispatched_at=now, wait_reason=None))
+
+
+def change_usage(session: Session, sim_id: int, start: date, parts: int) -> None:
+    """Reserve (positive) or release (negative) parts of a SIM's month."""
+    session.execute(update(SimUsage)
+                    .where(SimUsage.sim_id == sim_id, SimUsage.period_start == start)
+                    .values(parts=func.greatest(SimUsage.parts + parts, 0)))
+

@@ -1,0 +1,164 @@
+"""Harvest: what gammu-smsd wrote to ``sentitems`` becomes message state;
+errors are retried on another SIM while attempts remain. Take-back returns
+messages from a dead SIM's outbox to the queue.
+
+Both start from pending attempts and lock them (``SKIP LOCKED``) before
+the messages they belong to, the same order everywhere, so parallel
+workers neither collide nor deadlock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from sqlalchemy import case, delete, exists, func, select, update
+from sqlalchemy.orm import Session
+
+from .dispatch import change_usage
+from .models import (
+    AttemptOutcome, Message, MessageAttempt, MessageStatus, Outbox, OutboxMultipart,
+    SentItem, Sim,
+)
+from .users import utcnow
+
+SENT_STATUSES = ("SendingOK", "SendingOKNoReport", "DeliveryOK", "DeliveryFailed",
+                 "DeliveryPending", "DeliveryUnknown")
+ERROR_STATUSES = ("SendingError", "Error")
+
+
+@dataclasses.dataclass
+class HarvestResult:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+@dataclasses.dataclass
+class _Verdict:
+    attempt_id: int
+    message_id: int
+    sim_id: int
+    parts: int
+    period_start: object
+    ok_parts: int
+    error_parts: int
+    last_sent: datetime | None
+
+
+def harvest(session: Session, *, now: datetime | None = None, limit: int = 2000) -> HarvestResult:
+    """One pass over attempts that gammu-smsd has finished. Caller commits."""
+    now = now or utcnow()
+    result = HarvestResult()
+    ok = func.sum(case((SentItem.status.in_(SENT_STATUSES), 1), else_=0))
+    bad = func.sum(case((SentItem.status.in_(ERROR_STATUSES), 1), else_=0))
+    finished = session.execute(
+        select(MessageAttempt.id, ok.label("ok"), bad.label("bad"),
+               func.max(SentItem.sending_datetime).label("last_sent"))
+        .join(SentItem, SentItem.id == MessageAttempt.outbox_id)
+        .where(MessageAttempt.outcome == AttemptOutcome.PENDING)
+        .group_by(MessageAttempt.id, MessageAttempt.parts)
+        .having((ok >= MessageAttempt.parts) | (bad > 0))
+        .limit(limit)
+    ).all()
+    if not finished:
+        return result
+    facts = {row.id: row for row in finished}
+    locked = session.execute(
+        select(MessageAttempt.id, MessageAttempt.message_id, MessageAttempt.sim_id,
+               MessageAttempt.parts, MessageAttempt.period_start, MessageAttempt.outbox_id)
+        .where(MessageAttempt.id.in_(facts), MessageAttempt.outcome == AttemptOutcome.PENDING)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for attempt in locked:
+        fact = facts[attempt.id]
+        verdict = _Verdict(attempt.id, attempt.message_id, attempt.sim_id, attempt.parts,
+                           attempt.period_start, int(fact.ok or 0), int(fact.bad or 0), fact.last_sent)
+        if verdict.error_parts == 0:
+            _mark_sent(session, verdict, now)
+            result.sent += 1
+        elif _outbox_row_gone(session, attempt.outbox_id):
+            # gammu-smsd gives up on a message only after moving it out of
+            # its outbox; while the row is there it may still be retrying.
+            if _mark_error(session, verdict, now):
+                result.retried += 1
+            else:
+                result.failed += 1
+    return result
+
+
+def _outbox_row_gone(session: Session, outbox_id: int) -> bool:
+    return not session.scalar(select(exists().where(Outbox.id == outbox_id)))
+
+
+def _mark_sent(session: Session, verdict: _Verdict, now: datetime) -> None:
+    session.execute(update(MessageAttempt).where(MessageAttempt.id == verdict.attempt_id)
+                    .values(outcome=AttemptOutcome.SENT, finished_at=now))
+    session.execute(update(Message)
+                    .where(Message.id == verdict.message_id, Message.status == MessageStatus.DISPATCHED)
+                    .values(status=MessageStatus.SENT, sent_at=verdict.last_sent or now))
+
+
+def _mark_error(session: Session, verdict: _Verdict, now: datetime) -> bool:
+    """Record the failed attempt; requeue the message if it may try again
+    (True) or fail it (False). Parts that did not go out are released."""
+    sim_name = session.scalar(select(Sim.name).where(Sim.id == verdict.sim_id))
+    error = f"SIM {sim_name}: gammu-smsd reported a sending error"
+    session.execute(update(MessageAttempt).where(MessageAttempt.id == verdict.attempt_id)
+                    .values(outcome=AttemptOutcome.ERROR, finished_at=now, error=error))
+    change_usage(session, verdict.sim_id, verdict.period_start, -(verdict.parts - verdict.ok_parts))
+    return _requeue_or_fail(session, verdict.message_id, now, error)
+
+
+def _requeue_or_fail(session: Session, message_id: int, now: datetime, error: str,
+                     counts_as_attempt: bool = True) -> bool:
+    message = session.execute(select(Message.attempts_made, Message.attempts_allowed, Message.status)
+                              .where(Message.id == message_id).with_for_update()).one()
+    if message.status != MessageStatus.DISPATCHED:
+        return False
+    made = message.attempts_made if counts_as_attempt else message.attempts_made - 1
+    if made < message.attempts_allowed:
+        session.execute(update(Message).where(Message.id == message_id).values(
+            status=MessageStatus.QUEUED, due_at=now, last_error=error, attempts_made=made))
+        return True
+    session.execute(update(Message).where(Message.id == message_id).values(
+        status=MessageStatus.FAILED, finished_at=now, last_error=error, attempts_made=made))
+    return False
+
+
+def take_back(session: Session, sim_ids: list[int], *, now: datetime | None = None) -> int:
+    """Requeue messages waiting in the outboxes of these (dead) SIMs.
+
+    Only rows gammu-smsd has not leased (``SendingTimeOut`` in the past) and
+    has sent no part of are taken; the delete repeats that condition, so a
+    daemon that wakes up at the same moment either gets the row or does not.
+    A take-back is not a failed attempt: the message never left.
+    """
+    if not sim_ids:
+        return 0
+    now = now or utcnow()
+    candidates = session.execute(
+        select(MessageAttempt.id, MessageAttempt.message_id, MessageAttempt.sim_id,
+               MessageAttempt.parts, MessageAttempt.period_start, MessageAttempt.outbox_id)
+        .join(Outbox, Outbox.id == MessageAttempt.outbox_id)
+        .where(MessageAttempt.outcome == AttemptOutcome.PENDING,
+               MessageAttempt.sim_id.in_(sim_ids),
+               Outbox.sending_timeout < func.now(),
+               ~exists().where(SentItem.id == MessageAttempt.outbox_id))
+        .with_for_update(of=MessageAttempt, skip_locked=True)
+    ).all()
+    names = dict(session.execute(select(Sim.id, Sim.name).where(Sim.id.in_(sim_ids))).all())
+    taken = 0
+    for attempt in candidates:
+        removed = session.execute(delete(Outbox).where(
+            Outbox.id == attempt.outbox_id, Outbox.sending_timeout < func.now())).rowcount
+        if removed != 1:
+            continue
+        session.execute(delete(OutboxMultipart).where(OutboxMultipart.id == attempt.outbox_id))
+        error = f"taken back from SIM {names.get(attempt.sim_id)}: its heartbeat stopped"
+        session.execute(update(MessageAttempt).where(MessageAttempt.id == attempt.id)
+                        .values(outcome=AttemptOutcome.TAKEN_BACK, finished_at=now, error=error))
+        change_usage(session, attempt.sim_id, attempt.period_start, -attempt.parts)
+        _requeue_or_fail(session, attempt.message_id, now, error, counts_as_attempt=False)
+        taken += 1
+    return taken

@@ -1,0 +1,42 @@
+"""Health: a SIM is alive while its daemon's heartbeat (``phones.TimeOut``)
+is in the future. Dead SIMs get nothing new (dispatch checks the same
+heartbeat) and their untaken messages are taken back."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .harvest import take_back
+from .models import Phone, Sim
+from .users import utcnow
+
+
+@dataclasses.dataclass
+class HealthResult:
+    healthy: list[str] = dataclasses.field(default_factory=list)
+    unhealthy: list[str] = dataclasses.field(default_factory=list)
+    changed: list[str] = dataclasses.field(default_factory=list)
+    taken_back: int = 0
+
+
+def check_health(session: Session, *, now: datetime | None = None) -> HealthResult:
+    """One pass; the caller commits."""
+    now = now or utcnow()
+    alive = set(session.scalars(select(Phone.id).where(Phone.timeout > func.now())))
+    result = HealthResult()
+    dead_ids = []
+    for sim in session.scalars(select(Sim).order_by(Sim.name)):
+        healthy = sim.name in alive
+        if healthy != sim.healthy or sim.health_changed_at is None:
+            sim.healthy = healthy
+            sim.health_changed_at = now
+            result.changed.append(sim.name)
+        (result.healthy if healthy else result.unhealthy).append(sim.name)
+        if not healthy:
+            dead_ids.append(sim.id)
+    result.taken_back = take_back(session, dead_ids, now=now)
+    return result

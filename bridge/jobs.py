@@ -1,0 +1,55 @@
+"""Running one pass of a job in its own transaction: what the scheduler and
+the CLI's one-shot commands both call."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .dispatch import dispatch
+from .harvest import harvest
+from .health import check_health
+
+log = logging.getLogger("smsbridge.jobs")
+# Deadlock found / lock wait timeout: InnoDB rolled back, a retry is safe.
+RETRYABLE_MYSQL_ERRORS = (1213, 1205)
+
+
+def run_pass(sessions: sessionmaker[Session], job: Callable[[Session], object], retries: int = 3):
+    for attempt in range(retries + 1):
+        try:
+            with sessions.begin() as session:
+                return job(session)
+        except OperationalError as exc:
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if code not in RETRYABLE_MYSQL_ERRORS or attempt == retries:
+                raise
+            log.info("%s: transaction rolled back by InnoDB (%s), retrying", _name(job), code)
+            time.sleep(0.01 * (attempt + 1))
+
+
+def _name(job) -> str:
+    return getattr(job, "__name__", repr(job))
+
+
+def dispatch_until_idle(sessions: sessionmaker[Session], settings, max_batches: int = 1000) -> int:
+    """Dispatch batches while full ones come back; return messages handed to SIMs."""
+    total = 0
+    for _ in range(max_batches):
+        result = run_pass(sessions, lambda s: dispatch(s, settings))
+        total += result.dispatched
+        if result.claimed < settings.dispatch_batch:
+            break
+    return total
+
+
+def harvest_pass(sessions: sessionmaker[Session]):
+    return run_pass(sessions, harvest)
+
+
+def health_pass(sessions: sessionmaker[Session]):
+    return run_pass(sessions, check_health)

@@ -1,0 +1,56 @@
+"""Reading messages back: the one view of a message every interface shows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from .models import Message, MessageAttempt, User
+
+
+class NotFound(LookupError):
+    pass
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() + "Z" if value else None
+
+
+def visible_message(session: Session, message_id: int, user: User | None) -> Message:
+    """The message, if ``user`` may see it (its sender, or an admin; None is
+    the operator at the command line)."""
+    message = session.scalar(
+        select(Message).where(Message.id == message_id)
+        .options(selectinload(Message.attempts).selectinload(MessageAttempt.sim),
+                 selectinload(Message.sim)))
+    if message is None or (user is not None and message.user_id != user.id and not user.is_admin):
+        raise NotFound(f"no message {message_id}")
+    return message
+
+
+def message_view(message: Message) -> dict:
+    return {
+        "id": message.id,
+        "to": message.recipient,
+        "text": message.text,
+        "status": message.status.value,
+        "flash": message.flash,
+        "priority": message.priority,
+        "sim": message.sim.name if message.sim else None,
+        "parts": message.parts,
+        "attempts": message.attempts_made,
+        "attempts_allowed": message.attempts_allowed,
+        "wait_reason": message.wait_reason,
+        "last_error": message.last_error,
+        "created_at": _iso(message.created_at),
+        "send_at": _iso(message.send_at),
+        "expires_at": _iso(message.expires_at),
+        "dispatched_at": _iso(message.dispatched_at),
+        "sent_at": _iso(message.sent_at),
+        "finished_at": _iso(message.finished_at),
+        "history": [{"sim": a.sim.name, "outcome": a.outcome.value, "parts": a.parts,
+                     "dispatched_at": _iso(a.dispatched_at), "finished_at": _iso(a.finished_at),
+                     "error": a.error} for a in message.attempts],
+    }

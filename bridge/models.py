@@ -1,0 +1,267 @@
+"""Typed models. Gammu's tables (``GammuBase``) are created from
+``sql/gammu-17.sql`` and only mapped here; the bridge's own tables
+(``Base``) are created from these models (``sql/bridge.sql`` is generated
+from them and checked by a test)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger, Boolean, Date, DateTime, Enum, ForeignKey, Index, Integer,
+    SmallInteger, String, Text, UniqueConstraint, text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+GAMMU_SCHEMA_VERSION = 17
+
+
+class GammuBase(DeclarativeBase):
+    pass
+
+
+class GammuVersion(GammuBase):
+    __tablename__ = "gammu"
+    version: Mapped[int] = mapped_column("Version", Integer, primary_key=True)
+
+
+class Outbox(GammuBase):
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column("ID", Integer, primary_key=True, autoincrement=True)
+    sending_datetime: Mapped[datetime] = mapped_column("SendingDateTime", DateTime)
+    sending_timeout: Mapped[datetime | None] = mapped_column("SendingTimeOut", DateTime)
+    destination_number: Mapped[str] = mapped_column("DestinationNumber", String(20))
+    coding: Mapped[str] = mapped_column("Coding", String(32))
+    udh: Mapped[str | None] = mapped_column("UDH", Text)
+    sms_class: Mapped[int | None] = mapped_column("Class", Integer)
+    text_decoded: Mapped[str] = mapped_column("TextDecoded", Text)
+    multipart: Mapped[str | None] = mapped_column("MultiPart", String(5))
+    relative_validity: Mapped[int | None] = mapped_column("RelativeValidity", Integer)
+    sender_id: Mapped[str | None] = mapped_column("SenderID", String(255))
+    delivery_report: Mapped[str | None] = mapped_column("DeliveryReport", String(8))
+    creator_id: Mapped[str] = mapped_column("CreatorID", Text)
+    priority: Mapped[int | None] = mapped_column("Priority", Integer)
+
+
+class OutboxMultipart(GammuBase):
+    __tablename__ = "outbox_multipart"
+    id: Mapped[int] = mapped_column("ID", Integer, primary_key=True)
+    sequence_position: Mapped[int] = mapped_column("SequencePosition", Integer, primary_key=True)
+    coding: Mapped[str] = mapped_column("Coding", String(32))
+    udh: Mapped[str | None] = mapped_column("UDH", Text)
+    sms_class: Mapped[int | None] = mapped_column("Class", Integer)
+    text_decoded: Mapped[str | None] = mapped_column("TextDecoded", Text)
+
+
+class SentItem(GammuBase):
+    __tablename__ = "sentitems"
+    id: Mapped[int] = mapped_column("ID", Integer, primary_key=True)
+    sequence_position: Mapped[int] = mapped_column("SequencePosition", Integer, primary_key=True)
+    sending_datetime: Mapped[datetime] = mapped_column("SendingDateTime", DateTime)
+    delivery_datetime: Mapped[datetime | None] = mapped_column("DeliveryDateTime", DateTime)
+    destination_number: Mapped[str] = mapped_column("DestinationNumber", String(20))
+    coding: Mapped[str] = mapped_column("Coding", String(32))
+    udh: Mapped[str] = mapped_column("UDH", Text)
+    sms_class: Mapped[int] = mapped_column("Class", Integer)
+    text_decoded: Mapped[str] = mapped_column("TextDecoded", Text)
+    sender_id: Mapped[str] = mapped_column("SenderID", String(255))
+    status: Mapped[str] = mapped_column("Status", String(20))
+    status_error: Mapped[int] = mapped_column("StatusError", Integer)
+    creator_id: Mapped[str] = mapped_column("CreatorID", Text)
+
+
+class Phone(GammuBase):
+    """One gammu-smsd daemon's heartbeat, keyed by its PhoneID (= SIM name)."""
+    __tablename__ = "phones"
+    id: Mapped[str] = mapped_column("ID", String(255), primary_key=True)
+    updated_in_db: Mapped[datetime] = mapped_column("UpdatedInDB", DateTime)
+    timeout: Mapped[datetime] = mapped_column("TimeOut", DateTime)
+    imei: Mapped[str] = mapped_column("IMEI", String(35))
+    net_code: Mapped[str | None] = mapped_column("NetCode", String(10))
+    net_name: Mapped[str | None] = mapped_column("NetName", String(35))
+    battery: Mapped[int] = mapped_column("Battery", Integer)
+    signal: Mapped[int] = mapped_column("Signal", Integer)
+    sent: Mapped[int] = mapped_column("Sent", Integer)
+    received: Mapped[int] = mapped_column("Received", Integer)
+
+
+class Inbox(GammuBase):
+    __tablename__ = "inbox"
+    id: Mapped[int] = mapped_column("ID", Integer, primary_key=True)
+    receiving_datetime: Mapped[datetime] = mapped_column("ReceivingDateTime", DateTime)
+    sender_number: Mapped[str] = mapped_column("SenderNumber", String(20))
+    coding: Mapped[str] = mapped_column("Coding", String(32))
+    udh: Mapped[str] = mapped_column("UDH", Text)
+    sms_class: Mapped[int] = mapped_column("Class", Integer)
+    text_decoded: Mapped[str] = mapped_column("TextDecoded", Text)
+    recipient_id: Mapped[str] = mapped_column("RecipientID", Text)
+    processed: Mapped[str] = mapped_column("Processed", String(5))
+
+
+# --------------------------------------------------------------------------
+# The bridge's own tables
+
+# Explicit, so a server whose defaults differ (MyISAM, another collation)
+# still gets tables that join with Gammu's and take part in transactions.
+TABLE_OPTIONS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4",
+                 "mysql_collate": "utf8mb4_unicode_ci"}
+
+
+class Base(DeclarativeBase):
+    __table_args__ = TABLE_OPTIONS
+
+
+def _now_default():
+    return text("CURRENT_TIMESTAMP")
+
+
+class MessageStatus(enum.StrEnum):
+    QUEUED = "queued"
+    DISPATCHED = "dispatched"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    OPTED_OUT = "opted_out"
+    CANCELLED = "cancelled"
+
+
+class AttemptOutcome(enum.StrEnum):
+    PENDING = "pending"          # in the SIM's outbox or being sent
+    SENT = "sent"                # every part SendingOK*
+    ERROR = "error"              # gammu-smsd reported SendingError/Error
+    TAKEN_BACK = "taken_back"    # SIM died before sending; row removed from its outbox
+
+
+def _enum(cls: type[enum.StrEnum]) -> Enum:
+    return Enum(cls, values_callable=lambda members: [m.value for m in members],
+                native_enum=True, validate_strings=True, name=cls.__name__.lower())
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=_now_default())
+
+
+class ApiKey(Base):
+    """API keys are long random strings, so a SHA-256 of the key is as safe
+    to store as a slow password hash and costs nothing per request."""
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=_now_default())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class Sim(Base):
+    __tablename__ = "sims"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)   # gammu-smsd PhoneID
+    number: Mapped[str] = mapped_column(String(20))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    monthly_limit: Mapped[int | None] = mapped_column(Integer)    # SMS parts; None = no cap
+    billing_day: Mapped[int] = mapped_column(SmallInteger, default=1)
+    device: Mapped[str | None] = mapped_column(String(255))
+    connection: Mapped[str | None] = mapped_column(String(32))
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    healthy: Mapped[bool] = mapped_column(Boolean, default=False)
+    health_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=_now_default())
+
+    owner: Mapped[User | None] = relationship()
+
+
+class SimUsage(Base):
+    """SMS parts reserved or sent through a SIM in one billing period."""
+    __tablename__ = "sim_usage"
+    sim_id: Mapped[int] = mapped_column(ForeignKey("sims.id", ondelete="CASCADE"), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    parts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SendRequest(Base):
+    """One accepted request; its idempotency key answers a replay with the
+    same message ids."""
+    __tablename__ = "send_requests"
+    __table_args__ = (UniqueConstraint("user_id", "idempotency_key"), TABLE_OPTIONS)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))      # api, smsc, cli, admin
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Message(Base):
+    """One text to one recipient, from acceptance to its final state."""
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_claim", "status", "priority", "due_at"),
+        Index("ix_messages_user_created", "user_id", "created_at"),
+        TABLE_OPTIONS,
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("send_requests.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    recipient: Mapped[str] = mapped_column(String(20))               # E.164
+    text: Mapped[str] = mapped_column(Text)
+    flash: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0)
+    status: Mapped[MessageStatus] = mapped_column(_enum(MessageStatus), default=MessageStatus.QUEUED)
+    attempts_allowed: Mapped[int] = mapped_column(SmallInteger, default=1)
+    attempts_made: Mapped[int] = mapped_column(SmallInteger, default=0)
+    parts: Mapped[int | None] = mapped_column(SmallInteger)
+    sim_id: Mapped[int | None] = mapped_column(ForeignKey("sims.id", ondelete="SET NULL"))
+    due_at: Mapped[datetime] = mapped_column(DateTime)                # next time dispatch may look
+    send_at: Mapped[datetime | None] = mapped_column(DateTime)        # asked-for schedule
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    wait_reason: Mapped[str | None] = mapped_column(String(255))
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    sim: Mapped[Sim | None] = relationship()
+    attempts: Mapped[list[MessageAttempt]] = relationship(
+        back_populates="message", order_by="MessageAttempt.id")
+
+
+class MessageAttempt(Base):
+    """One hand-off of a message to one SIM's outbox (Gammu's ID)."""
+    __tablename__ = "message_attempts"
+    __table_args__ = (Index("ix_attempts_outcome", "outcome", "outbox_id"), TABLE_OPTIONS)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    sim_id: Mapped[int] = mapped_column(ForeignKey("sims.id", ondelete="CASCADE"))
+    outbox_id: Mapped[int] = mapped_column(Integer)
+    parts: Mapped[int] = mapped_column(SmallInteger)
+    period_start: Mapped[date] = mapped_column(Date)          # where its parts were reserved
+    outcome: Mapped[AttemptOutcome] = mapped_column(_enum(AttemptOutcome), default=AttemptOutcome.PENDING)
+    error: Mapped[str | None] = mapped_column(String(255))
+    dispatched_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    message: Mapped[Message] = relationship(back_populates="attempts")
+    sim: Mapped[Sim] = relationship()
+
+
+class OptOut(Base):
+    """Numbers that asked not to be texted; dispatch never sends to them."""
+    __tablename__ = "opt_outs"
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    reason: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -1,0 +1,113 @@
+"""SIM provisioning and the facts about SIMs that every screen shows."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from . import smsd
+from .accept import AcceptError, normalise_number
+from .models import Outbox, Phone, Sim, SimUsage, User
+from .users import UserError, get_user, utcnow
+
+SIM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def period_start(billing_day: int, today: date) -> date:
+    """First day of the billing month that contains ``today``."""
+    if today.day >= billing_day:
+        return today.replace(day=billing_day)
+    last_month = today.replace(day=1) - timedelta(days=1)
+    return last_month.replace(day=billing_day)
+
+
+def add_sim(session: Session, settings, name: str, number: str, *,
+            device: str | None = None, connection: str = "at", simulated: bool = False,
+            monthly_limit: int | None = None, billing_day: int = 1,
+            owner: str | None = None) -> Sim:
+    """Store the SIM and write its gammu-smsd config; the caller commits."""
+    if not SIM_NAME.match(name):
+        raise UserError("a SIM name is letters, digits, - and _ (up to 64), starting with a letter or digit")
+    if simulated == bool(device):
+        raise UserError("give either a device (a real modem) or simulated, not both or neither")
+    if not 1 <= billing_day <= 28:
+        raise UserError("billing day must be between 1 and 28 (every month has it)")
+    if monthly_limit is not None and monthly_limit < 0:
+        raise UserError("monthly limit must be 0 or more parts")
+    try:
+        e164 = normalise_number(number, settings.default_region)
+    except AcceptError as exc:
+        raise UserError(f"SIM number: {exc.message}") from None
+    if session.scalar(select(Sim.id).where(Sim.name == name)) is not None:
+        raise UserError(f"SIM {name!r} already exists")
+    owner_user = get_user(session, owner) if owner else None
+    sim = Sim(name=name, number=e164, device=device, connection=None if simulated else connection,
+              simulated=simulated, monthly_limit=monthly_limit, billing_day=billing_day,
+              owner_id=owner_user.id if owner_user else None, enabled=True)
+    session.add(sim)
+    session.flush()
+    smsd.write_config(settings, sim)
+    return sim
+
+
+def get_sim(session: Session, name: str) -> Sim:
+    sim = session.scalar(select(Sim).where(Sim.name == name))
+    if sim is None:
+        raise UserError(f"no SIM {name!r}")
+    return sim
+
+
+def set_enabled(session: Session, name: str, enabled: bool) -> None:
+    get_sim(session, name).enabled = enabled
+
+
+def set_limit(session: Session, name: str, monthly_limit: int | None) -> None:
+    if monthly_limit is not None and monthly_limit < 0:
+        raise UserError("monthly limit must be 0 or more parts")
+    get_sim(session, name).monthly_limit = monthly_limit
+
+
+def usage_keys(sims, today: date) -> list[tuple[int, date]]:
+    return [(sim.id, period_start(sim.billing_day, today)) for sim in sims]
+
+
+def sim_overview(session: Session, *, user: User | None = None,
+                 now: datetime | None = None) -> list[dict]:
+    """One dict per SIM (only those ``user`` may use, when given)."""
+    now = now or utcnow()
+    query = select(Sim).order_by(Sim.name)
+    if user is not None and not user.is_admin:
+        query = query.where((Sim.owner_id.is_(None)) | (Sim.owner_id == user.id))
+    sims = session.scalars(query).all()
+    if not sims:
+        return []
+    keys = usage_keys(sims, now.date())
+    used = dict(session.execute(
+        select(SimUsage.sim_id, SimUsage.parts)
+        .where(tuple_(SimUsage.sim_id, SimUsage.period_start).in_(keys))).all())
+    waiting = dict(session.execute(
+        select(Outbox.sender_id, func.count()).where(Outbox.sender_id.in_([s.name for s in sims]))
+        .group_by(Outbox.sender_id)).all())
+    phones = {p.id: p for p in session.scalars(select(Phone).where(Phone.id.in_([s.name for s in sims])))}
+    owners = dict(session.execute(select(User.id, User.login)).all())
+    result = []
+    for sim, (_, start) in zip(sims, keys):
+        phone = phones.get(sim.name)
+        result.append({
+            "name": sim.name, "number": sim.number, "enabled": sim.enabled,
+            "healthy": sim.healthy, "health_changed_at": _iso(sim.health_changed_at),
+            "signal": phone.signal if phone else None,
+            "battery": phone.battery if phone else None,
+            "network": phone.net_name if phone else None,
+            "parts_used": used.get(sim.id, 0), "monthly_limit": sim.monthly_limit,
+            "period_start": start.isoformat(), "waiting": waiting.get(sim.name, 0),
+            "owner": owners.get(sim.owner_id), "simulated": sim.simulated,
+        })
+    return result
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() + "Z" if value else None

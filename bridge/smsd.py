@@ -1,0 +1,153 @@
+"""gammu-smsd daemons: one config file per SIM, and start/stop/status of the
+daemons whose configs are on this host."""
+
+from __future__ import annotations
+
+import os
+import signal
+import string
+import subprocess
+import time
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "gammu-smsdrc" / "smsdrc.template"
+
+
+class SmsdError(RuntimeError):
+    pass
+
+
+def config_path(settings, name: str) -> Path:
+    return Path(settings.smsdrc_dir) / name
+
+
+def modem_dir(settings, name: str) -> Path:
+    """The simulated modem's folder (Gammu's dummy phone)."""
+    return Path(settings.state_dir).resolve() / "modems" / name
+
+
+def _ini_value(value: str) -> str:
+    if any(c in value for c in "\r\n"):
+        raise SmsdError("config values cannot contain line breaks")
+    return value
+
+
+def render_config(settings, sim) -> str:
+    url = make_url(settings.database_url)
+    user = settings.gammu_db_user or url.username or "root"
+    password = settings.gammu_db_password if settings.gammu_db_user else (url.password or "")
+    host = url.host or "localhost"
+    socket = url.query.get("unix_socket")
+    if url.port:
+        host = f"{host}:{url.port}"
+    elif socket and host == "localhost":
+        # libmysqlclient takes a socket path after the colon.
+        host = f"localhost:{socket}"
+    if sim.simulated:
+        device_lines = {"model": "dummy", "connection": "none", "device": str(modem_dir(settings, sim.name))}
+    else:
+        device_lines = {"connection": sim.connection or "at", "device": sim.device}
+    device_block = "\n".join(f"{key} = {_ini_value(value)}" for key, value in device_lines.items())
+    state = Path(settings.state_dir).resolve()
+    freq = settings.status_frequency
+    values = {
+        "device_block": device_block, "phone_id": sim.name,
+        "db_host": host, "db_user": user, "db_password": password, "db_name": url.database,
+        "status_frequency": str(freq), "heartbeat_seconds": str(3 * freq),
+        "logfile": str(state / "log" / f"smsd-{sim.name}.log"),
+    }
+    checked = {k: v if k == "device_block" else _ini_value(v) for k, v in values.items()}
+    return string.Template(TEMPLATE.read_text(encoding="utf-8")).substitute(checked)
+
+
+def write_config(settings, sim) -> Path:
+    path = config_path(settings, sim.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (Path(settings.state_dir) / "log").mkdir(parents=True, exist_ok=True)
+    if sim.simulated:
+        modem_dir(settings, sim.name).mkdir(parents=True, exist_ok=True)
+    # The file holds a DB password: readable by its owner only.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(render_config(settings, sim))
+    return path
+
+
+def configured_sims(settings) -> list[str]:
+    folder = Path(settings.smsdrc_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and "." not in p.name)
+
+
+def _pid_file(settings, name: str) -> Path:
+    return Path(settings.state_dir).resolve() / "run" / f"smsd-{name}.pid"
+
+
+def running_pid(settings, name: str) -> int | None:
+    try:
+        pid = int(_pid_file(settings, name).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def start(settings, name: str, timeout: float = 10.0) -> int:
+    """Start the SIM's daemon unless it runs; return its pid."""
+    pid = running_pid(settings, name)
+    if pid is not None:
+        return pid
+    config = config_path(settings, name)
+    if not config.is_file():
+        raise SmsdError(f"no gammu-smsd config for SIM {name!r} at {config}")
+    pid_file = _pid_file(settings, name)
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.unlink(missing_ok=True)
+    result = subprocess.run(["gammu-smsd", "--config", str(config), "--daemon",
+                             "--pid", str(pid_file)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SmsdError(f"gammu-smsd for {name} did not start: {result.stderr.strip() or result.stdout.strip()}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = running_pid(settings, name)
+        if pid is not None:
+            return pid
+        time.sleep(0.05)
+    raise SmsdError(f"gammu-smsd for {name} wrote no pid file within {timeout:.0f} s; "
+                    f"see {Path(settings.state_dir) / 'log' / f'smsd-{name}.log'}")
+
+
+def stop(settings, name: str, timeout: float = 10.0, sig: int = signal.SIGTERM) -> bool:
+    """Stop the SIM's daemon; False if it was not running."""
+    pid = running_pid(settings, name)
+    if pid is None:
+        return False
+    os.kill(pid, sig)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        _reap(pid)
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    _pid_file(settings, name).unlink(missing_ok=True)
+    return True
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

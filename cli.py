@@ -1,0 +1,415 @@
+"""smsbridge command line: provisioning and operations. Thin: parse, call
+bridge functions, print."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import secrets
+import signal
+import sys
+import threading
+
+import click
+
+from bridge import schema, sims, smsd, users
+from bridge.accept import AcceptError, SendOptions, accept
+from bridge.config import SETTINGS, SettingsError, load_settings
+from bridge.db import make_engine, make_session_factory
+from bridge.messages import NotFound, message_view, visible_message
+
+
+class Context:
+    def __init__(self, config_path):
+        self._config_path = config_path
+
+    @functools.cached_property
+    def settings(self):
+        try:
+            return load_settings(self._config_path)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    @functools.cached_property
+    def engine(self):
+        return make_engine(self.settings.database_url)
+
+    @functools.cached_property
+    def sessions(self):
+        return make_session_factory(self.engine)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def operator_errors(fn):
+    """Mistakes a person can fix become one clear line, not a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (users.UserError, users.AuthError, schema.SchemaError, smsd.SmsdError) as exc:
+            raise click.ClickException(getattr(exc, "message", None) or str(exc)) from None
+        except AcceptError as exc:
+            raise click.ClickException(f"{exc.field}: {exc.message}") from None
+    return wrapper
+
+
+@click.group()
+@click.option("--config", "config_path", envvar="SMSBRIDGE_CONFIG", type=click.Path(dir_okay=False),
+              help="Settings file (TOML); every setting can also be SMSBRIDGE_<NAME>.")
+@click.pass_context
+def main(ctx, config_path):
+    """smsbridge: an SMS gateway over Gammu SMSD."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    ctx.obj = Context(config_path)
+
+
+@main.command("settings")
+def show_settings():
+    """List every setting with its default and help."""
+    for s in SETTINGS:
+        click.echo(f"{s.name} (SMSBRIDGE_{s.name.upper()}, default {s.default!r})\n    {s.help}")
+
+
+# ---------------------------------------------------------------- database
+
+@main.group()
+def db():
+    """Create and inspect the database."""
+
+
+@db.command("init")
+@click.option("--gammu-user", help="Also create this least-privilege DB account for gammu-smsd.")
+@click.option("--gammu-password-stdin", is_flag=True,
+              help="Read its password from stdin (default: generate one and print it).")
+@pass_ctx
+@operator_errors
+def db_init(ctx, gammu_user, gammu_password_stdin):
+    """Create the database and its tables (idempotent)."""
+    schema.create_database_if_missing(ctx.settings.database_url)
+    for line in schema.init_schema(ctx.engine):
+        click.echo(line)
+    if gammu_user:
+        password = (sys.stdin.readline().rstrip("\n") if gammu_password_stdin
+                    else secrets.token_urlsafe(18))
+        schema.create_gammu_account(ctx.engine, gammu_user, password)
+        click.echo(f"gammu-smsd account {gammu_user} can use Gammu's tables only; set "
+                   "SMSBRIDGE_GAMMU_DB_USER and SMSBRIDGE_GAMMU_DB_PASSWORD before `sim add`.")
+        if not gammu_password_stdin:
+            click.echo(f"password: {password}")
+
+
+@db.command("ddl")
+@pass_ctx
+def db_ddl(ctx):
+    """Print the bridge's DDL (sql/bridge.sql is this output)."""
+    click.echo(schema.bridge_ddl(ctx.engine), nl=False)
+
+
+# ---------------------------------------------------------------- users
+
+@main.group()
+def user():
+    """Users who may send."""
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@user.command("add")
+@click.argument("login")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.option("--admin", is_flag=True, help="May see and manage everything.")
+@pass_ctx
+@operator_errors
+def user_add(ctx, login, password_stdin, admin):
+    password = _read_password(password_stdin)
+    with ctx.sessions.begin() as session:
+        users.create_user(session, login, password, is_admin=admin)
+    click.echo(f"user {login} added")
+
+
+@user.command("password")
+@click.argument("login")
+@click.option("--password-stdin", is_flag=True)
+@pass_ctx
+@operator_errors
+def user_password(ctx, login, password_stdin):
+    password = _read_password(password_stdin)
+    with ctx.sessions.begin() as session:
+        users.set_password(session, login, password)
+    click.echo(f"password of {login} changed")
+
+
+@user.command("block")
+@click.argument("login")
+@pass_ctx
+@operator_errors
+def user_block(ctx, login):
+    with ctx.sessions.begin() as session:
+        users.set_blocked(session, login, True)
+    click.echo(f"user {login} blocked")
+
+
+@user.command("unblock")
+@click.argument("login")
+@pass_ctx
+@operator_errors
+def user_unblock(ctx, login):
+    with ctx.sessions.begin() as session:
+        users.set_blocked(session, login, False)
+    click.echo(f"user {login} unblocked")
+
+
+@user.command("token")
+@click.argument("login")
+@pass_ctx
+@operator_errors
+def user_token(ctx, login):
+    """Issue an API key; it is shown once, as the last word."""
+    with ctx.sessions.begin() as session:
+        key = users.issue_api_key(session, login)
+    click.echo(f"API key for {login} (store it now, it is not shown again): {key}")
+
+
+# ---------------------------------------------------------------- SIMs
+
+@main.group()
+def sim():
+    """SIM cards and their modems."""
+
+
+@sim.command("add")
+@click.argument("name")
+@click.option("--number", required=True, help="The SIM's own phone number.")
+@click.option("--device", help="Modem port, e.g. /dev/ttyUSB4.")
+@click.option("--connection", default="at", show_default=True, help="Gammu connection type.")
+@click.option("--simulated", is_flag=True, help="A simulated modem (Gammu's dummy phone).")
+@click.option("--monthly-limit", type=click.IntRange(min=0), help="SMS parts per billing month.")
+@click.option("--billing-day", type=click.IntRange(1, 28), default=1, show_default=True)
+@click.option("--user", "owner", help="Only this user's messages use the SIM.")
+@pass_ctx
+@operator_errors
+def sim_add(ctx, name, number, device, connection, simulated, monthly_limit, billing_day, owner):
+    with ctx.sessions.begin() as session:
+        sims.add_sim(session, ctx.settings, name, number, device=device, connection=connection,
+                     simulated=simulated, monthly_limit=monthly_limit, billing_day=billing_day,
+                     owner=owner)
+    click.echo(f"SIM {name} added; its daemon config is {smsd.config_path(ctx.settings, name)}")
+
+
+@sim.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def sim_list(ctx, as_json):
+    with ctx.sessions.begin() as session:
+        rows = sims.sim_overview(session)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'SIM':<12} {'number':<14} {'state':<28} {'signal':>6} {'used/limit':>12} {'waiting':>7}")
+    for r in rows:
+        state = ("healthy" if r["healthy"] else "UNHEALTHY") + (
+            f" since {r['health_changed_at'][:19]}" if r["health_changed_at"] else "")
+        if not r["enabled"]:
+            state = "disabled, " + state
+        limit = r["monthly_limit"] if r["monthly_limit"] is not None else "-"
+        signal_ = f"{r['signal']}%" if r["signal"] is not None and r["signal"] >= 0 else "-"
+        click.echo(f"{r['name']:<12} {r['number']:<14} {state:<28} {signal_:>6} "
+                   f"{str(r['parts_used']) + '/' + str(limit):>12} {r['waiting']:>7}")
+
+
+@sim.command("enable")
+@click.argument("name")
+@pass_ctx
+@operator_errors
+def sim_enable(ctx, name):
+    with ctx.sessions.begin() as session:
+        sims.set_enabled(session, name, True)
+    click.echo(f"SIM {name} enabled")
+
+
+@sim.command("disable")
+@click.argument("name")
+@pass_ctx
+@operator_errors
+def sim_disable(ctx, name):
+    with ctx.sessions.begin() as session:
+        sims.set_enabled(session, name, False)
+    click.echo(f"SIM {name} disabled")
+
+
+@sim.command("limit")
+@click.argument("name")
+@click.argument("parts")
+@pass_ctx
+@operator_errors
+def sim_limit(ctx, name, parts):
+    """Set the monthly limit in SMS parts ('none' removes it)."""
+    if parts.lower() == "none":
+        limit = None
+    elif parts.isdigit():
+        limit = int(parts)
+    else:
+        raise click.BadParameter("a whole number of parts, or 'none'", param_hint="PARTS")
+    with ctx.sessions.begin() as session:
+        sims.set_limit(session, name, limit)
+    click.echo(f"SIM {name}: monthly limit {parts}")
+
+
+# ---------------------------------------------------------------- daemons
+
+@main.group("smsd")
+def smsd_group():
+    """gammu-smsd daemons for the SIMs configured on this host."""
+
+
+def _names(ctx, names):
+    chosen = list(names) or smsd.configured_sims(ctx.settings)
+    if not chosen:
+        raise click.ClickException(f"no SIM configs in {ctx.settings.smsdrc_dir}; add one with `sim add`")
+    return chosen
+
+
+@smsd_group.command("start")
+@click.argument("names", nargs=-1)
+@pass_ctx
+@operator_errors
+def smsd_start(ctx, names):
+    for name in _names(ctx, names):
+        click.echo(f"{name}: running, pid {smsd.start(ctx.settings, name)}")
+
+
+@smsd_group.command("stop")
+@click.argument("names", nargs=-1)
+@pass_ctx
+@operator_errors
+def smsd_stop(ctx, names):
+    for name in _names(ctx, names):
+        click.echo(f"{name}: {'stopped' if smsd.stop(ctx.settings, name) else 'was not running'}")
+
+
+@smsd_group.command("status")
+@click.argument("names", nargs=-1)
+@pass_ctx
+def smsd_status(ctx, names):
+    for name in _names(ctx, names):
+        pid = smsd.running_pid(ctx.settings, name)
+        click.echo(f"{name}: " + (f"running, pid {pid}" if pid else "stopped"))
+
+
+# ---------------------------------------------------------------- sending
+
+@main.command()
+@click.option("--to", required=True, help="Recipients, comma-separated.")
+@click.option("--text", required=True)
+@click.option("--flash", is_flag=True, help="Class 0: shown on screen, not stored.")
+@click.option("--attempts", type=int, default=1, show_default=True, help="Tries across SIMs.")
+@click.option("--user", "login", required=True, help="Send as this user.")
+@pass_ctx
+@operator_errors
+def send(ctx, to, text, flash, attempts, login):
+    """Queue a text, as the API would."""
+    from bridge import wake
+    with ctx.sessions.begin() as session:
+        sender = users.get_user(session, login)
+        result = accept(session, sender, to, text, SendOptions(flash=flash, attempts=attempts),
+                        settings=ctx.settings, source="cli")
+    wake.notify(ctx.settings)
+    for message in result.messages:
+        click.echo(f"{message['id']}\t{message['to']}\t{message['status']}")
+
+
+@main.command()
+@click.argument("message_id", type=int)
+@pass_ctx
+@operator_errors
+def status(ctx, message_id):
+    """Show one message as JSON."""
+    with ctx.sessions.begin() as session:
+        try:
+            view = message_view(visible_message(session, message_id, None))
+        except NotFound as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(view, indent=2, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------- jobs, once
+
+@main.command("dispatch")
+@pass_ctx
+def dispatch_once(ctx):
+    """Run dispatch until nothing is due (debugging)."""
+    from bridge.jobs import dispatch_until_idle
+    click.echo(f"dispatched {dispatch_until_idle(ctx.sessions, ctx.settings)}")
+
+
+@main.command("harvest")
+@pass_ctx
+def harvest_once(ctx):
+    """Run one harvest pass (debugging)."""
+    from bridge.jobs import harvest_pass
+    click.echo(str(harvest_pass(ctx.sessions)))
+
+
+@main.command("health")
+@pass_ctx
+def health_once(ctx):
+    """Run one health pass (debugging)."""
+    from bridge.jobs import health_pass
+    click.echo(str(health_pass(ctx.sessions)))
+
+
+# ---------------------------------------------------------------- services
+
+def _wait_for_signal():
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+@main.command()
+@pass_ctx
+def worker(ctx):
+    """Run the jobs (dispatch, harvest, health) until stopped."""
+    from bridge.scheduler import Worker
+    w = Worker(ctx.settings)
+    w.start()
+    click.echo("worker running; Ctrl-C stops it")
+    try:
+        _wait_for_signal()
+    finally:
+        w.stop()
+
+
+def _serve(ctx, host, port, with_worker: bool):
+    from bridge.server import serve
+    serve(ctx.settings, host, port, with_worker=with_worker)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@pass_ctx
+def web(ctx, host, port):
+    """Serve the HTTP API with gunicorn (starts no jobs)."""
+    _serve(ctx, host, port, with_worker=False)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@pass_ctx
+def run(ctx, host, port):
+    """Web and worker in one go, for a single box."""
+    _serve(ctx, host, port, with_worker=True)
+
+
+if __name__ == "__main__":
+    main()
