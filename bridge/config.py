@@ -114,6 +114,9 @@ Settings = dataclasses.make_dataclass(
     "Settings", _fields(), frozen=True,
     namespace={"__doc__": "Every setting of smsbridge; see SETTINGS for help."},
 )
+# make_dataclass names the module "types" on 3.11; pickling (the worker
+# process of `smsbridge run`) must find the class here.
+Settings.__module__ = __name__
 
 
 def load_settings(path: str | os.PathLike | None = None,

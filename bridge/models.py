@@ -64,6 +64,7 @@ class SentItem(GammuBase):
     coding: Mapped[str] = mapped_column("Coding", String(32))
     udh: Mapped[str] = mapped_column("UDH", Text)
     sms_class: Mapped[int] = mapped_column("Class", Integer)
+    text_hex: Mapped[str] = mapped_column("Text", Text, default="")
     text_decoded: Mapped[str] = mapped_column("TextDecoded", Text)
     sender_id: Mapped[str] = mapped_column("SenderID", String(255))
     status: Mapped[str] = mapped_column("Status", String(20))

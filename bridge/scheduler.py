@@ -42,6 +42,9 @@ class Worker:
                 return
 
     def start(self) -> None:
+        # A wake during a running dispatch makes APScheduler warn that it
+        # skipped a run; _dispatch loops for it, so that is no news.
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
         s = self.settings
         self.scheduler.add_job(self._guarded(self._dispatch), "interval", id="dispatch",
@@ -51,7 +54,6 @@ class Worker:
         self.scheduler.add_job(self._guarded(lambda: jobs.health_pass(self.sessions)), "interval",
                                id="health", seconds=s.health_interval,
                                next_run_time=datetime.now(timezone.utc), **common)
-        logging.getLogger("apscheduler").setLevel(logging.ERROR)
         self.scheduler.start()
         self._listener.start()
 

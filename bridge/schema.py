@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.schema import CreateTable
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from .models import GAMMU_SCHEMA_VERSION, Base, GammuBase, GammuVersion
 
@@ -113,8 +113,11 @@ def create_gammu_account(engine: Engine, user: str, password: str, host: str = "
 
 def bridge_ddl(engine: Engine) -> str:
     """The bridge's DDL as this server would run it (``sql/bridge.sql``)."""
-    statements = [str(CreateTable(table).compile(engine)).strip() + ";"
-                  for table in Base.metadata.sorted_tables]
+    statements = []
+    for table in Base.metadata.sorted_tables:
+        statements.append(str(CreateTable(table).compile(engine)).strip() + ";")
+        statements += [str(CreateIndex(index).compile(engine)).strip() + ";"
+                       for index in sorted(table.indexes, key=lambda i: i.name)]
     header = ("-- The bridge's own tables. Generated from bridge/models.py by\n"
               "-- `smsbridge db ddl`; `smsbridge db init` creates them.\n\n")
     return header + "\n\n".join(statements) + "\n"

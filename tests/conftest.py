@@ -1,0 +1,167 @@
+"""Fixtures: a database of the test run's own on the real MariaDB, and real
+gammu-smsd daemons on Gammu's dummy phones.
+
+The server comes from SMSBRIDGE_TEST_DB_SERVER (a URL without a database;
+default: root over the local socket). Each run creates ``smsbridge_test_*``
+and drops it at the end; it never touches the server's other databases.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import delete, text
+from sqlalchemy.engine import make_url
+
+from bridge import sims as sims_module
+from bridge import smsd, users
+from bridge.config import load_settings
+from bridge.db import make_engine, make_session_factory
+from bridge.health import check_health
+from bridge.models import Base, GammuBase
+from bridge.schema import create_database_if_missing, init_schema
+from bridge.web import create_app
+
+DEFAULT_SERVER = "mysql+pymysql://root@localhost/?unix_socket=/run/mysqld/mysqld.sock"
+PASSWORD = "correct horse battery"
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05,
+             what: str = "condition"):
+    """Poll until ``predicate`` returns something truthy; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    server = make_url(os.environ.get("SMSBRIDGE_TEST_DB_SERVER", DEFAULT_SERVER))
+    name = f"smsbridge_test_{os.getpid()}_{secrets.token_hex(3)}"
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url, tmp_path_factory):
+    root = tmp_path_factory.mktemp("smsbridge")
+    return load_settings(
+        env={}, database_url=database_url, state_dir=str(root / "var"),
+        smsdrc_dir=str(root / "smsdrc"), default_region="RU",
+        status_frequency=1, no_sim_backoff=0.2, dispatch_interval=0.5,
+        harvest_interval=0.3, health_interval=0.5, web_workers=2)
+
+
+@pytest.fixture(scope="session")
+def engine(settings):
+    create_database_if_missing(settings.database_url)
+    engine = make_engine(settings.database_url)
+    init_schema(engine)
+    yield engine
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP DATABASE `{make_url(settings.database_url).database}`"))
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine):
+    return make_session_factory(engine)
+
+
+@pytest.fixture(autouse=True)
+def clean_database(request, engine):
+    """Every test starts from empty tables (Gammu's version row stays)."""
+    if "engine" not in request.fixturenames and "sessions" not in request.fixturenames \
+            and "app" not in request.fixturenames:
+        yield
+        return
+    with engine.begin() as conn:
+        conn.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
+        for table in [*reversed(Base.metadata.sorted_tables), *GammuBase.metadata.sorted_tables]:
+            if table.name != "gammu":
+                conn.execute(delete(table))
+        conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
+    yield
+
+
+@pytest.fixture
+def app(settings, engine):
+    app = create_app(settings, engine=engine)
+    app.testing = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(settings, monkeypatch):
+    for s in ("database_url", "state_dir", "smsdrc_dir", "status_frequency"):
+        monkeypatch.setenv(f"SMSBRIDGE_{s.upper()}", str(getattr(settings, s)))
+    return CliRunner()
+
+
+@pytest.fixture
+def make_user(sessions):
+    def make(login: str = "alice", *, blocked: bool = False, admin: bool = False) -> dict:
+        with sessions.begin() as session:
+            user = users.create_user(session, login, PASSWORD, is_admin=admin)
+            user.blocked = blocked
+            key = users.issue_api_key(session, login)
+            return {"login": login, "password": PASSWORD, "key": key, "id": user.id}
+    return make
+
+
+class Modems:
+    """Simulated SIMs: real gammu-smsd daemons on Gammu's dummy phones."""
+
+    def __init__(self, settings, sessions):
+        self.settings = settings
+        self.sessions = sessions
+        self.names: list[str] = []
+
+    def add(self, name: str, *, limit: int | None = None, owner: str | None = None,
+            start: bool = True) -> str:
+        number = f"+7999{sum(map(ord, name)) % 10_000_000:07d}"
+        with self.sessions.begin() as session:
+            sims_module.add_sim(session, self.settings, name, number, simulated=True,
+                                monthly_limit=limit, owner=owner)
+        self.names.append(name)
+        if start:
+            self.start(name)
+        return name
+
+    def start(self, name: str) -> None:
+        smsd.start(self.settings, name)
+        wait_for(lambda: name in self.health().healthy, what=f"{name}'s heartbeat")
+
+    def kill(self, name: str) -> None:
+        """A dead modem: the daemon is gone without saying goodbye."""
+        import signal
+        smsd.stop(self.settings, name, sig=signal.SIGKILL)
+
+    def health(self):
+        with self.sessions.begin() as session:
+            return check_health(session)
+
+    def stop_all(self) -> None:
+        for name in self.names:
+            smsd.stop(self.settings, name)
+
+
+@pytest.fixture
+def modems(settings, sessions):
+    pool = Modems(settings, sessions)
+    yield pool
+    pool.stop_all()

@@ -1,0 +1,110 @@
+"""The command line, through click's runner against the real database."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+import cli
+from bridge.db import make_engine
+from bridge.models import GammuVersion, Sim, User
+from bridge.schema import bridge_ddl, create_gammu_account, init_schema, SQL_DIR
+from bridge.smsd import config_path
+
+
+def invoke(runner, *args, input=None):
+    result = runner.invoke(cli.main, list(args), input=input, catch_exceptions=False)
+    return result
+
+
+def test_user_sim_and_send_provisioning_round_trip(runner, sessions, settings, modems):
+    assert invoke(runner, "user", "add", "shop", "--password-stdin",
+                  input="long enough password\n").exit_code == 0
+    token = invoke(runner, "user", "token", "shop")
+    key = token.output.split()[-1]
+    assert key.startswith("sb_") and len(key) > 30
+
+    added = invoke(runner, "sim", "add", "mts1", "--number", "8 (916) 123-45-67",
+                   "--device", "/dev/ttyUSB4", "--monthly-limit", "3000", "--billing-day", "5",
+                   "--user", "shop")
+    assert added.exit_code == 0, added.output
+    config = config_path(settings, "mts1").read_text()
+    assert "PhoneID = mts1" in config and "device = /dev/ttyUSB4" in config
+    assert "StatusFrequency = 1" in config and "CommTimeout = 1" in config
+    assert oct(config_path(settings, "mts1").stat().st_mode & 0o777) == "0o600"
+    with sessions.begin() as session:
+        sim = session.scalar(select(Sim).where(Sim.name == "mts1"))
+        assert (sim.number, sim.monthly_limit, sim.billing_day) == ("+79161234567", 3000, 5)
+
+    listing = invoke(runner, "sim", "list")
+    assert "mts1" in listing.output and "0/3000" in listing.output and "UNHEALTHY" in listing.output
+
+    sent = invoke(runner, "send", "--to", "+79991234567,+79991234568", "--text", "hi",
+                  "--user", "shop")
+    assert sent.exit_code == 0 and sent.output.count("queued") == 2
+
+
+def test_operator_mistakes_are_one_clear_line(runner, sessions, make_user):
+    make_user("shop")
+    duplicate = invoke(runner, "user", "add", "shop", "--password-stdin", input="long enough pw\n")
+    assert duplicate.exit_code == 1 and "already exists" in duplicate.output
+    short = invoke(runner, "user", "add", "bob", "--password-stdin", input="short\n")
+    assert "at least 8" in short.output
+    both = invoke(runner, "sim", "add", "x", "--number", "+79161234567", "--device", "/dev/ttyUSB0",
+                  "--simulated")
+    assert both.exit_code == 1 and "either a device" in both.output
+    bad_number = invoke(runner, "sim", "add", "x", "--number", "12", "--simulated")
+    assert "SIM number" in bad_number.output
+    assert "no SIM" in invoke(runner, "sim", "limit", "ghost", "5").output
+    assert "Traceback" not in duplicate.output + both.output + bad_number.output
+
+
+def test_block_and_unblock(runner, sessions, make_user):
+    make_user("shop")
+    invoke(runner, "user", "block", "shop")
+    with sessions.begin() as session:
+        assert session.scalar(select(User.blocked).where(User.login == "shop")) is True
+    invoke(runner, "user", "unblock", "shop")
+    with sessions.begin() as session:
+        assert session.scalar(select(User.blocked).where(User.login == "shop")) is False
+
+
+def test_init_is_idempotent_and_refuses_another_gammu_version(engine, sessions):
+    assert init_schema(engine) == ["schema is up to date"]
+    with sessions.begin() as session:
+        session.execute(update(GammuVersion).values(version=16))
+    try:
+        try:
+            init_schema(engine)
+        except Exception as exc:
+            assert "version [16]" in str(exc) and "needs exactly 17" in str(exc)
+        else:
+            raise AssertionError("init accepted schema version 16")
+    finally:
+        with sessions.begin() as session:
+            session.execute(update(GammuVersion).values(version=17))
+
+
+def test_gammu_account_reaches_gammu_tables_only(engine, settings):
+    create_gammu_account(engine, "sbtest_gammu", "s3cret-pass")
+    database = engine.url.database
+    url = engine.url.set(username="sbtest_gammu", password="s3cret-pass")
+    limited = make_engine(url)
+    try:
+        with limited.connect() as conn:
+            conn.execute(text("SELECT COUNT(*) FROM outbox"))
+            for forbidden in ("SELECT * FROM users", "SELECT * FROM messages"):
+                try:
+                    conn.execute(text(forbidden))
+                except (OperationalError, ProgrammingError) as exc:
+                    assert "denied" in str(exc)
+                else:
+                    raise AssertionError(f"gammu account could run {forbidden!r} in {database}")
+    finally:
+        limited.dispose()
+        with engine.begin() as conn:
+            conn.execute(text("DROP USER 'sbtest_gammu'@'localhost'"))
+
+
+def test_committed_bridge_sql_is_what_the_models_generate(engine):
+    assert (SQL_DIR / "bridge.sql").read_text() == bridge_ddl(engine)
