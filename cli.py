@@ -339,6 +339,152 @@ def status(ctx, message_id):
     click.echo(json.dumps(view, indent=2, ensure_ascii=False))
 
 
+# ---------------------------------------------------------------- incoming
+
+@main.command()
+@click.option("--sim", help="Only texts that came to this SIM.")
+@click.option("--since", type=int, default=0, help="Only texts with an id above this.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@pass_ctx
+def inbox(ctx, sim, since, limit):
+    """Show received texts and what the rules did with them."""
+    from bridge.inbound import inbound_view, list_inbound
+    with ctx.sessions.begin() as session:
+        rows = [inbound_view(m) for m in list_inbound(session, None, since=since, limit=limit)
+                if sim is None or m.sim_name == sim]
+    for row in rows:
+        click.echo(f"{row['id']}\t{row['received_at']}\t{row['sim']}\t{row['from']}\t{row['text']}")
+        for result in row["rules"]:
+            click.echo(f"\t  {result['outcome']}: {result['rule']}: {result['detail']}")
+
+
+@main.group()
+def rule():
+    """Rules for incoming texts, run in order."""
+
+
+@rule.command("add")
+@click.option("--user", "login", help="Only texts attributed to this user (default: every text).")
+@click.option("--keyword", help="Match when the text's first word is this (any case).")
+@click.option("--regex", help="Match when this regular expression is found (any case).")
+@click.option("--reply", help="Answer with this text.")
+@click.option("--forward-url", help="POST the text as signed JSON to this URL.")
+@click.option("--forward-to", help="Send the text on to this phone number.")
+@click.option("--opt-out", is_flag=True, help="Put the sender on the opt-out list.")
+@click.option("--opt-in", is_flag=True, help="Take the sender off the opt-out list.")
+@pass_ctx
+@operator_errors
+def rule_add(ctx, login, keyword, regex, reply, forward_url, forward_to, opt_out, opt_in):
+    from bridge import rules
+    if (keyword is None) == (regex is None):
+        raise click.UsageError("give exactly one of --keyword and --regex")
+    actions = {"reply": reply, "forward_url": forward_url, "forward_to": forward_to,
+               "opt_out": opt_out or None, "opt_in": opt_in or None}
+    chosen = [(name, value) for name, value in actions.items() if value]
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one action: --reply, --forward-url, --forward-to, --opt-out or --opt-in")
+    action, argument = chosen[0]
+    with ctx.sessions.begin() as session:
+        created = rules.add_rule(session, ctx.settings, login=login,
+                                 match_kind="keyword" if keyword else "regex",
+                                 pattern=keyword or regex, action=action,
+                                 argument=argument if isinstance(argument, str) else None)
+        click.echo(f"rule {rules.describe(created)}")
+        if created.secret:
+            click.echo(f"posts are signed (X-Smsbridge-Signature) with: {created.secret}")
+
+
+@rule.command("list")
+@pass_ctx
+def rule_list(ctx):
+    from bridge import rules
+    with ctx.sessions.begin() as session:
+        for position, item in enumerate(rules.list_rules(session), start=1):
+            click.echo(f"{position}. {rules.describe(item)}" + ("" if item.enabled else " (disabled)"))
+
+
+@rule.command("remove")
+@click.argument("rule_id", type=int)
+@pass_ctx
+@operator_errors
+def rule_remove(ctx, rule_id):
+    from bridge import rules
+    with ctx.sessions.begin() as session:
+        rules.remove_rule(session, rule_id)
+    click.echo(f"rule {rule_id} removed")
+
+
+@rule.command("move")
+@click.argument("rule_id", type=int)
+@click.argument("position", type=click.IntRange(min=1))
+@pass_ctx
+@operator_errors
+def rule_move(ctx, rule_id, position):
+    """Run RULE_ID at POSITION (1 = first)."""
+    from bridge import rules
+    with ctx.sessions.begin() as session:
+        rules.move_rule(session, rule_id, position)
+    click.echo(f"rule {rule_id} is now number {position}")
+
+
+@main.group()
+def optout():
+    """The opt-out list (numbers that must not be texted)."""
+
+
+@optout.command("add")
+@click.argument("phone")
+@click.option("--reason", required=True)
+@pass_ctx
+@operator_errors
+def optout_add(ctx, phone, reason):
+    from bridge import optouts
+    with ctx.sessions.begin() as session:
+        added = optouts.opt_out(session, phone, reason=reason, source="cli", actor="cli",
+                                region=ctx.settings.default_region)
+    click.echo(f"{phone}: {'added' if added else 'already on the list'}")
+
+
+@optout.command("remove")
+@click.argument("phone")
+@click.option("--reason", required=True)
+@pass_ctx
+@operator_errors
+def optout_remove(ctx, phone, reason):
+    from bridge import optouts
+    with ctx.sessions.begin() as session:
+        removed = optouts.opt_in(session, phone, reason=reason, source="cli", actor="cli",
+                                 region=ctx.settings.default_region)
+    click.echo(f"{phone}: {'removed' if removed else 'was not on the list'}")
+
+
+@optout.command("list")
+@pass_ctx
+def optout_list(ctx):
+    from bridge import optouts
+    with ctx.sessions.begin() as session:
+        for row in optouts.list_opt_outs(session):
+            click.echo(f"{row['phone']}\t{row['since']}\t{row['source']}\t{row['reason'] or ''}")
+
+
+@main.group()
+def webhook():
+    """Where a user's events (sms:received, sms:sent, …) are POSTed."""
+
+
+@webhook.command("set")
+@click.option("--user", "login", required=True)
+@click.option("--url", required=True)
+@pass_ctx
+@operator_errors
+def webhook_set(ctx, login, url):
+    """Set the URL; prints the signing secret as the last word."""
+    from bridge import webhooks
+    with ctx.sessions.begin() as session:
+        secret = webhooks.set_webhook(session, ctx.settings, login, url)
+    click.echo(f"webhook for {login}: {url}; signing secret: {secret}")
+
+
 # ---------------------------------------------------------------- jobs, once
 
 @main.command("dispatch")
@@ -355,6 +501,22 @@ def harvest_once(ctx):
     """Run one harvest pass (debugging)."""
     from bridge.jobs import harvest_pass
     click.echo(str(harvest_pass(ctx.sessions)))
+
+
+@main.command("inbound")
+@pass_ctx
+def inbound_once(ctx):
+    """Run one inbound pass (debugging)."""
+    from bridge.jobs import inbound_pass
+    click.echo(str(inbound_pass(ctx.sessions, ctx.settings)))
+
+
+@main.command("webhooks")
+@pass_ctx
+def webhooks_once(ctx):
+    """Run one webhook delivery pass (debugging)."""
+    from bridge.jobs import webhook_pass
+    click.echo(str(webhook_pass(ctx.sessions, ctx.settings)))
 
 
 @main.command("health")

@@ -41,6 +41,8 @@ class SendOptions:
     priority: int = 0
     send_at: datetime | None = None
     valid_for: int | None = None          # seconds after send_at (or now)
+    delivery_report: bool | None = None   # None: the SIM's default
+    callback_url: str | None = None       # events for this message go here
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,13 +93,16 @@ def parse_send_at(raw: str | datetime | None) -> datetime | None:
     return value
 
 
-def check_options(options: SendOptions, max_attempts: int) -> None:
+def check_options(options: SendOptions, max_attempts: int, allow_private: bool = False) -> None:
     if not 1 <= options.attempts <= max_attempts:
         raise AcceptError("attempts", f"must be between 1 and {max_attempts}")
     if not 0 <= options.priority <= MAX_PRIORITY:
         raise AcceptError("priority", f"must be between 0 and {MAX_PRIORITY}")
     if options.valid_for is not None and not 1 <= options.valid_for <= MAX_VALID_FOR:
         raise AcceptError("valid_for", f"must be between 1 and {MAX_VALID_FOR} seconds")
+    if options.callback_url is not None:
+        from .webhooks import check_url
+        check_url(options.callback_url, allow_private=allow_private, field="callback_url")
 
 
 def check_text(text: str | None, max_parts: int) -> int:
@@ -131,7 +136,7 @@ def accept(session: Session, user: User, recipients: str | Iterable[str], text: 
     if user.blocked:
         raise AuthError("user is blocked", status=403)
     check_text(text, settings.max_parts)
-    check_options(options, settings.max_attempts)
+    check_options(options, settings.max_attempts, settings.webhook_allow_private)
     numbers = normalise_recipients(recipients, settings.default_region, settings.max_recipients)
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise AcceptError("idempotency_key", "must be 1-255 characters")
@@ -161,7 +166,8 @@ def accept(session: Session, user: User, recipients: str | Iterable[str], text: 
     rows = [dict(request_id=request.id, user_id=user.id, recipient=number, text=text,
                  flash=options.flash, priority=options.priority, status=MessageStatus.QUEUED,
                  attempts_allowed=options.attempts, attempts_made=0, due_at=due,
-                 send_at=options.send_at, expires_at=expires, created_at=now)
+                 send_at=options.send_at, expires_at=expires, created_at=now,
+                 delivery_report=options.delivery_report, callback_url=options.callback_url)
             for number in numbers]
     ids = session.execute(insert(Message).returning(Message.id, Message.recipient), rows).all()
     by_number = {recipient: message_id for message_id, recipient in ids}

@@ -6,7 +6,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 
 from . import wake
+from . import optouts, webhooks
 from .accept import AcceptError, SendOptions, accept, parse_send_at
+from .inbound import inbound_view, list_inbound
 from .messages import NotFound, message_view, visible_message
 from .openapi import openapi_document
 from .sims import sim_overview
@@ -81,7 +83,8 @@ def smsc():
         for field in ("tel", "msg"):
             if not values.get(field, "").strip():
                 raise AcceptError(field, f"{field} is required")
-        options = SendOptions(flash=_flag("flash"), attempts=_integer("attempts", 1))
+        options = SendOptions(flash=_flag("flash"), attempts=_integer("attempts", 1),
+                              delivery_report=True if _flag("dlr") else None)
         result = _send(user, values["tel"], values["msg"], options, source="smsc")
     except AuthError as exc:
         return _classic_error(None, exc.message, exc.status)
@@ -153,7 +156,8 @@ def create_messages():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise AcceptError("body", "send a JSON object (Content-Type: application/json)")
-    unknown = set(body) - {"to", "text", "flash", "attempts", "priority", "send_at", "valid_for"}
+    unknown = set(body) - {"to", "text", "flash", "attempts", "priority", "send_at", "valid_for",
+                           "delivery_report", "callback_url"}
     if unknown:
         raise AcceptError(sorted(unknown)[0], "unknown field")
     recipients = body.get("to")
@@ -166,11 +170,16 @@ def create_messages():
     send_at = body.get("send_at")
     if send_at is not None and not isinstance(send_at, str):
         raise AcceptError("send_at", "must be an ISO 8601 string")
+    callback_url = body.get("callback_url")
+    if callback_url is not None and not isinstance(callback_url, str):
+        raise AcceptError("callback_url", "must be a URL string")
     options = SendOptions(flash=_typed(body, "flash", bool, False),
                           attempts=_typed(body, "attempts", int, 1),
                           priority=_typed(body, "priority", int, 0),
                           send_at=parse_send_at(send_at),
-                          valid_for=_typed(body, "valid_for", int, None))
+                          valid_for=_typed(body, "valid_for", int, None),
+                          delivery_report=_typed(body, "delivery_report", bool, None),
+                          callback_url=callback_url)
     result = _send(user, recipients, text, options,
                    key=request.headers.get("Idempotency-Key"), source="api")
     response = jsonify(result.messages)
@@ -192,6 +201,85 @@ def list_sims():
     user = _api_user()
     with _session().begin():
         return jsonify(sim_overview(_session(), user=user))
+
+
+def _query_int(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name, "")
+    if raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise AcceptError(name, f"must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+@v1.get("/inbound")
+def inbound_messages():
+    """Cursor-paged: pass the last id you saw as ``since``."""
+    user = _api_user()
+    since = _query_int("since", 0, 0, 2**63 - 1)
+    limit = _query_int("limit", 100, 1, 1000)
+    with _session().begin():
+        items = [inbound_view(m) for m in list_inbound(_session(), user, since=since, limit=limit)]
+    return jsonify({"items": items, "next_since": items[-1]["id"] if items else since})
+
+
+@v1.get("/optouts")
+def get_opt_outs():
+    _api_user()
+    with _session().begin():
+        return jsonify(optouts.list_opt_outs(_session()))
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise AcceptError("body", "send a JSON object (Content-Type: application/json)")
+    return body
+
+
+@v1.post("/optouts")
+def add_opt_out():
+    user = _api_user()
+    body = _json_body()
+    if not isinstance(body.get("phone"), str):
+        raise AcceptError("phone", "a phone number is required")
+    with _session().begin():
+        added = optouts.opt_out(_session(), body["phone"], reason=_reason(body), source="api",
+                                actor=user.login, region=_settings().default_region)
+    return jsonify({"phone": body["phone"], "added": added}), 201 if added else 200
+
+
+@v1.delete("/optouts/<path:phone>")
+def remove_opt_out(phone: str):
+    user = _api_user()
+    if not user.is_admin:
+        raise AuthError("only an admin may take a number off the opt-out list", status=403)
+    body = request.get_json(silent=True) or {}
+    with _session().begin():
+        removed = optouts.opt_in(_session(), phone, reason=_reason(body) or request.args.get("reason"),
+                                 source="api", actor=user.login, region=_settings().default_region)
+    if not removed:
+        raise NotFound(f"{phone} is not on the opt-out list")
+    return jsonify({"phone": phone, "removed": True})
+
+
+def _reason(body: dict) -> str | None:
+    reason = body.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 255):
+        raise AcceptError("reason", "a text of at most 255 characters")
+    return reason
+
+
+@v1.put("/webhook")
+def put_webhook():
+    user = _api_user()
+    body = _json_body()
+    if not isinstance(body.get("url"), str):
+        raise AcceptError("url", "an http(s) URL is required")
+    with _session().begin():
+        secret = webhooks.set_webhook(_session(), _settings(), user.login, body["url"])
+    return jsonify({"url": body["url"], "secret": secret,
+                    "events": list(webhooks.EVENTS), "signature_header": "X-Smsbridge-Signature"})
 
 
 @v1.get("/openapi.json")

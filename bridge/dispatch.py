@@ -42,6 +42,7 @@ class DispatchResult:
 class _Candidate:
     id: int
     name: str
+    delivery_report: bool
     owner_id: int | None
     limit: int | None
     period: date
@@ -60,7 +61,7 @@ def dispatch(session: Session, settings, *, now: datetime | None = None,
     result = DispatchResult()
     claimed = session.execute(
         select(Message.id, Message.user_id, Message.recipient, Message.text, Message.flash,
-               Message.priority, Message.expires_at)
+               Message.priority, Message.expires_at, Message.delivery_report, Message.ignore_opt_out)
         .where(Message.status == MessageStatus.QUEUED, Message.due_at <= now)
         .order_by(Message.priority.desc(), Message.due_at, Message.id)
         .limit(batch or settings.dispatch_batch)
@@ -77,10 +78,10 @@ def dispatch(session: Session, settings, *, now: datetime | None = None,
     live = [m for m in claimed if m.id not in set(expired)]
     opted = set(session.scalars(select(OptOut.phone).where(
         OptOut.phone.in_({m.recipient for m in live})))) if live else set()
-    opted_ids = [m.id for m in live if m.recipient in opted]
+    opted_ids = [m.id for m in live if m.recipient in opted and not m.ignore_opt_out]
     _finish(session, opted_ids, MessageStatus.OPTED_OUT, now, "recipient opted out")
     result.opted_out = len(opted_ids)
-    live = [m for m in live if m.recipient not in opted]
+    live = [m for m in live if m.id not in set(opted_ids)]
     if not live:
         return result
 
@@ -117,7 +118,7 @@ def _finish(session: Session, ids: list[int], status: MessageStatus, now: dateti
 def _lock_candidates(session: Session, now: datetime) -> list[_Candidate]:
     """Enabled SIMs with a live heartbeat, their usage rows locked."""
     sims = session.execute(
-        select(Sim.id, Sim.name, Sim.owner_id, Sim.monthly_limit, Sim.billing_day)
+        select(Sim.id, Sim.name, Sim.delivery_report, Sim.owner_id, Sim.monthly_limit, Sim.billing_day)
         .join(Phone, Phone.id == Sim.name)
         .where(Sim.enabled.is_(True), Phone.timeout > func.now())
         .order_by(Sim.id)
@@ -136,7 +137,8 @@ def _lock_candidates(session: Session, now: datetime) -> list[_Candidate]:
     waiting = dict(session.execute(
         select(Outbox.sender_id, func.count()).where(Outbox.sender_id.in_([s.name for s in sims]))
         .group_by(Outbox.sender_id)).all())
-    return [_Candidate(s.id, s.name, s.owner_id, s.monthly_limit, start, used.get(s.id, 0),
+    return [_Candidate(s.id, s.name, s.delivery_report, s.owner_id, s.monthly_limit, start,
+                       used.get(s.id, 0),
                        waiting.get(s.name, 0))
             for s, (_, start) in zip(sims, keys)]
 
@@ -172,7 +174,9 @@ def _write_outbox(session: Session, placed, now: datetime) -> None:
         "destination_number": m.recipient, "coding": parts[0].coding, "udh": parts[0].udh,
         "sms_class": parts[0].sms_class, "text_decoded": parts[0].text,
         "multipart": "true" if len(parts) > 1 else "false", "sender_id": sim.name,
-        "creator_id": str(m.id), "priority": m.priority, "delivery_report": "default",
+        "creator_id": str(m.id), "priority": m.priority,
+        "delivery_report": "yes" if (sim.delivery_report if m.delivery_report is None
+                                     else m.delivery_report) else "no",
         "sending_datetime": ready, "sending_timeout": ready,
     } for m, sim, parts in placed]
     # RETURNING gives each row's Gammu ID with the message id it carries.

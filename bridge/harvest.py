@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import case, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from . import webhooks
 from .dispatch import change_usage
 from .models import (
     AttemptOutcome, Message, MessageAttempt, MessageStatus, Outbox, OutboxMultipart,
@@ -70,21 +71,58 @@ def harvest(session: Session, *, now: datetime | None = None, limit: int = 2000)
         .where(MessageAttempt.id.in_(facts), MessageAttempt.outcome == AttemptOutcome.PENDING)
         .with_for_update(skip_locked=True)
     ).all()
+    sent_ids, failed_ids = [], []
     for attempt in locked:
         fact = facts[attempt.id]
         verdict = _Verdict(attempt.id, attempt.message_id, attempt.sim_id, attempt.parts,
                            attempt.period_start, int(fact.ok or 0), int(fact.bad or 0), fact.last_sent)
         if verdict.error_parts == 0:
             _mark_sent(session, verdict, now)
-            result.sent += 1
+            sent_ids.append(verdict.message_id)
         elif _outbox_row_gone(session, attempt.outbox_id):
             # gammu-smsd gives up on a message only after moving it out of
             # its outbox; while the row is there it may still be retrying.
             if _mark_error(session, verdict, now):
                 result.retried += 1
             else:
-                result.failed += 1
+                failed_ids.append(verdict.message_id)
+    result.sent, result.failed = len(sent_ids), len(failed_ids)
+    session.flush()
+    webhooks.message_event(session, sent_ids, "sms:sent", now=now)
+    webhooks.message_event(session, failed_ids, "sms:failed", now=now)
     return result
+
+
+def harvest_reports(session: Session, *, now: datetime | None = None, limit: int = 2000) -> int:
+    """Delivery reports gammu-smsd wrote into ``sentitems``: every part
+    delivered -> ``delivered``; any part refused -> ``undelivered``."""
+    now = now or utcnow()
+    delivered = func.sum(case((SentItem.status == "DeliveryOK", 1), else_=0))
+    refused = func.sum(case((SentItem.status == "DeliveryFailed", 1), else_=0))
+    rows = session.execute(
+        select(MessageAttempt.message_id, MessageAttempt.parts, delivered.label("delivered"),
+               refused.label("refused"), func.max(SentItem.delivery_datetime).label("at"),
+               func.max(SentItem.status_error).label("code"))
+        .join(Message, Message.id == MessageAttempt.message_id)
+        .join(SentItem, SentItem.id == MessageAttempt.outbox_id)
+        .where(Message.status == MessageStatus.SENT, MessageAttempt.outcome == AttemptOutcome.SENT)
+        .group_by(MessageAttempt.id, MessageAttempt.message_id, MessageAttempt.parts)
+        .having((delivered >= MessageAttempt.parts) | (refused > 0))
+        .limit(limit)
+    ).all()
+    changed = {"sms:delivered": [], "sms:failed": []}
+    for row in rows:
+        status = MessageStatus.UNDELIVERED if row.refused else MessageStatus.DELIVERED
+        done = session.execute(update(Message).where(
+            Message.id == row.message_id, Message.status == MessageStatus.SENT).values(
+            status=status, finished_at=row.at or now, delivery_status=row.code,
+            last_error="the network reported it undelivered" if row.refused else None)).rowcount
+        if done:
+            changed["sms:failed" if row.refused else "sms:delivered"].append(row.message_id)
+    session.flush()
+    for event, ids in changed.items():
+        webhooks.message_event(session, ids, event, now=now)
+    return sum(len(ids) for ids in changed.values())
 
 
 def _outbox_row_gone(session: Session, outbox_id: int) -> bool:

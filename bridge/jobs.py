@@ -11,8 +11,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .dispatch import dispatch
-from .harvest import harvest
+from .harvest import harvest, harvest_reports
 from .health import check_health
+from .inbound import receive
+from .webhooks import deliver_due
 
 log = logging.getLogger("smsbridge.jobs")
 # Deadlock found / lock wait timeout: InnoDB rolled back, a retry is safe.
@@ -48,7 +50,17 @@ def dispatch_until_idle(sessions: sessionmaker[Session], settings, max_batches: 
 
 
 def harvest_pass(sessions: sessionmaker[Session]):
-    return run_pass(sessions, harvest)
+    sent = run_pass(sessions, harvest)
+    reports = run_pass(sessions, harvest_reports)
+    return {"sent": sent.sent, "retried": sent.retried, "failed": sent.failed, "reports": reports}
+
+
+def inbound_pass(sessions: sessionmaker[Session], settings):
+    return run_pass(sessions, lambda s: receive(s, settings))
+
+
+def webhook_pass(sessions: sessionmaker[Session], settings):
+    return deliver_due(sessions, settings)
 
 
 def health_pass(sessions: sessionmaker[Session]):

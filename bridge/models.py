@@ -177,6 +177,7 @@ class Sim(Base):
     device: Mapped[str | None] = mapped_column(String(255))
     connection: Mapped[str | None] = mapped_column(String(32))
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    delivery_report: Mapped[bool] = mapped_column(Boolean, default=False)
     healthy: Mapped[bool] = mapped_column(Boolean, default=False)
     health_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=_now_default())
@@ -230,6 +231,11 @@ class Message(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     wait_reason: Mapped[str | None] = mapped_column(String(255))
     last_error: Mapped[str | None] = mapped_column(String(255))
+    delivery_report: Mapped[bool | None] = mapped_column(Boolean)     # None: the SIM's default
+    delivery_status: Mapped[int | None] = mapped_column(Integer)      # network's status code
+    callback_url: Mapped[str | None] = mapped_column(String(2048))
+    # Only the confirmation of a STOP may reach a number that just opted out.
+    ignore_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -266,3 +272,109 @@ class OptOut(Base):
     reason: Mapped[str | None] = mapped_column(String(255))
     source: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class OptOutEvent(Base):
+    """Who changed the opt-out list, when and why."""
+    __tablename__ = "opt_out_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    action: Mapped[str] = mapped_column(String(8))            # added, removed
+    reason: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(32))           # sms, cli, api, admin
+    actor: Mapped[str | None] = mapped_column(String(64))     # login, or the texting number
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class InboundPart(Base):
+    """One row of Gammu's inbox, copied so the inbox may be pruned."""
+    __tablename__ = "inbound_parts"
+    __table_args__ = (Index("ix_inbound_parts_open", "message_id", "sim_name", "sender", "reference"),
+                      TABLE_OPTIONS)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(Integer, index=True)
+    sim_name: Mapped[str] = mapped_column(String(64))
+    sender: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    reference: Mapped[int | None] = mapped_column(Integer)    # concatenation reference
+    total: Mapped[int] = mapped_column(SmallInteger, default=1)
+    sequence: Mapped[int] = mapped_column(SmallInteger, default=1)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id", ondelete="SET NULL"))
+
+
+class InboundMessage(Base):
+    """A received text, joined from its parts."""
+    __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_user", "user_id", "id"), TABLE_OPTIONS)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sim_id: Mapped[int | None] = mapped_column(ForeignKey("sims.id", ondelete="SET NULL"))
+    sim_name: Mapped[str] = mapped_column(String(64))
+    sender: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    parts: Mapped[int] = mapped_column(SmallInteger, default=1)
+    complete: Mapped[bool] = mapped_column(Boolean, default=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    results: Mapped[list[RuleResult]] = relationship(order_by="RuleResult.id")
+
+
+class Rule(Base):
+    """What to do with an incoming text: matched by keyword or regex, in
+    ``position`` order; a user's rules see texts attributed to that user,
+    global rules (no user) see every text."""
+    __tablename__ = "rules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, index=True)
+    match_kind: Mapped[str] = mapped_column(String(8))         # keyword, regex
+    pattern: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(16))            # reply, forward_url, forward_to, opt_out, opt_in
+    argument: Mapped[str | None] = mapped_column(String(2048)) # reply text, URL or number
+    secret: Mapped[str | None] = mapped_column(String(64))     # signs forward_url posts
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    user: Mapped[User | None] = relationship()
+
+
+class RuleResult(Base):
+    """What one rule did with one incoming text."""
+    __tablename__ = "rule_results"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id", ondelete="CASCADE"), index=True)
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id", ondelete="SET NULL"))
+    label: Mapped[str] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(8))            # done, error
+    detail: Mapped[str | None] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Webhook(Base):
+    """A user's endpoint for events, and the secret that signs them."""
+    __tablename__ = "webhooks"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class WebhookDelivery(Base):
+    """An event to POST, stored before the first try; retried until it is
+    delivered or too old. ``id`` travels in the payload for de-duplication."""
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"), TABLE_OPTIONS)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")   # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)

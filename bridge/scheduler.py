@@ -51,6 +51,12 @@ class Worker:
                                seconds=s.dispatch_interval, **common)
         self.scheduler.add_job(self._guarded(lambda: jobs.harvest_pass(self.sessions)), "interval",
                                id="harvest", seconds=s.harvest_interval, **common)
+        self.scheduler.add_job(self._guarded(lambda: jobs.inbound_pass(self.sessions, s)), "interval",
+                               id="inbound", seconds=s.inbound_interval, **common)
+        # Deliveries wait on other people's servers: their own job and threads,
+        # so a slow receiver never delays sending or receiving.
+        self.scheduler.add_job(self._guarded(lambda: jobs.webhook_pass(self.sessions, s)), "interval",
+                               id="webhooks", seconds=s.webhook_interval, **common)
         self.scheduler.add_job(self._guarded(lambda: jobs.health_pass(self.sessions)), "interval",
                                id="health", seconds=s.health_interval,
                                next_run_time=datetime.now(timezone.utc), **common)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
 
 from .models import GAMMU_SCHEMA_VERSION, Base, GammuBase, GammuVersion
 
@@ -80,7 +80,25 @@ def init_schema(engine: Engine) -> list[str]:
         Base.metadata.create_all(conn)
         if missing_bridge:
             done.append("created bridge tables: " + ", ".join(missing_bridge))
+        done += _add_missing_columns(conn, existing)
     return done or ["schema is up to date"]
+
+
+def _add_missing_columns(conn: Connection, existing: set[str]) -> list[str]:
+    """A database made by an earlier smsbridge gets the columns added since
+    (additive changes only; nothing is dropped or altered)."""
+    done = []
+    inspector = inspect(conn)
+    for table in Base.metadata.sorted_tables:
+        if table.name not in existing:
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                spec = str(CreateColumn(column).compile(dialect=conn.dialect)).strip()
+                conn.execute(text(f"ALTER TABLE `{table.name}` ADD COLUMN {spec}"))
+                done.append(f"added column {table.name}.{column.name}")
+    return done
 
 
 def _refuse_myisam(conn: Connection, existing: set[str]) -> None:

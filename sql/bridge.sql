@@ -1,6 +1,19 @@
 -- The bridge's own tables. Generated from bridge/models.py by
 -- `smsbridge db ddl`; `smsbridge db init` creates them.
 
+CREATE TABLE opt_out_events (
+	id BIGINT NOT NULL AUTO_INCREMENT, 
+	phone VARCHAR(20) NOT NULL, 
+	action VARCHAR(8) NOT NULL, 
+	reason VARCHAR(255), 
+	source VARCHAR(32) NOT NULL, 
+	actor VARCHAR(64), 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_opt_out_events_phone ON opt_out_events (phone);
+
 CREATE TABLE opt_outs (
 	phone VARCHAR(20) NOT NULL, 
 	reason VARCHAR(255), 
@@ -32,6 +45,23 @@ CREATE TABLE api_keys (
 	UNIQUE (key_hash)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE rules (
+	id INTEGER NOT NULL AUTO_INCREMENT, 
+	user_id INTEGER, 
+	position INTEGER NOT NULL, 
+	match_kind VARCHAR(8) NOT NULL, 
+	pattern VARCHAR(255) NOT NULL, 
+	action VARCHAR(16) NOT NULL, 
+	argument VARCHAR(2048), 
+	secret VARCHAR(64), 
+	enabled BOOL NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_rules_position ON rules (position);
+
 CREATE TABLE send_requests (
 	id BIGINT NOT NULL AUTO_INCREMENT, 
 	user_id INTEGER NOT NULL, 
@@ -55,6 +85,7 @@ CREATE TABLE sims (
 	device VARCHAR(255), 
 	connection VARCHAR(32), 
 	simulated BOOL NOT NULL, 
+	delivery_report BOOL NOT NULL, 
 	healthy BOOL NOT NULL, 
 	health_changed_at DATETIME, 
 	created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, 
@@ -62,6 +93,52 @@ CREATE TABLE sims (
 	UNIQUE (name), 
 	FOREIGN KEY(owner_id) REFERENCES users (id) ON DELETE SET NULL
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE webhook_deliveries (
+	id VARCHAR(32) NOT NULL, 
+	user_id INTEGER, 
+	event VARCHAR(32) NOT NULL, 
+	url VARCHAR(2048) NOT NULL, 
+	secret VARCHAR(64) NOT NULL, 
+	payload TEXT NOT NULL, 
+	status VARCHAR(10) NOT NULL, 
+	attempts SMALLINT NOT NULL, 
+	next_attempt_at DATETIME NOT NULL, 
+	last_error VARCHAR(512), 
+	created_at DATETIME NOT NULL, 
+	delivered_at DATETIME, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_deliveries_due ON webhook_deliveries (status, next_attempt_at);
+
+CREATE TABLE webhooks (
+	user_id INTEGER NOT NULL, 
+	url VARCHAR(2048) NOT NULL, 
+	secret VARCHAR(64) NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (user_id), 
+	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE inbound_messages (
+	id BIGINT NOT NULL AUTO_INCREMENT, 
+	sim_id INTEGER, 
+	sim_name VARCHAR(64) NOT NULL, 
+	sender VARCHAR(20) NOT NULL, 
+	text TEXT NOT NULL, 
+	parts SMALLINT NOT NULL, 
+	complete BOOL NOT NULL, 
+	user_id INTEGER, 
+	received_at DATETIME NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(sim_id) REFERENCES sims (id) ON DELETE SET NULL, 
+	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE SET NULL
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_inbound_user ON inbound_messages (user_id, id);
 
 CREATE TABLE messages (
 	id BIGINT NOT NULL AUTO_INCREMENT, 
@@ -81,6 +158,10 @@ CREATE TABLE messages (
 	expires_at DATETIME, 
 	wait_reason VARCHAR(255), 
 	last_error VARCHAR(255), 
+	delivery_report BOOL, 
+	delivery_status INTEGER, 
+	callback_url VARCHAR(2048), 
+	ignore_opt_out BOOL NOT NULL, 
 	created_at DATETIME NOT NULL, 
 	dispatched_at DATETIME, 
 	sent_at DATETIME, 
@@ -103,6 +184,25 @@ CREATE TABLE sim_usage (
 	FOREIGN KEY(sim_id) REFERENCES sims (id) ON DELETE CASCADE
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE inbound_parts (
+	id BIGINT NOT NULL AUTO_INCREMENT, 
+	inbox_id INTEGER NOT NULL, 
+	sim_name VARCHAR(64) NOT NULL, 
+	sender VARCHAR(20) NOT NULL, 
+	text TEXT NOT NULL, 
+	reference INTEGER, 
+	total SMALLINT NOT NULL, 
+	sequence SMALLINT NOT NULL, 
+	received_at DATETIME NOT NULL, 
+	message_id BIGINT, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(message_id) REFERENCES inbound_messages (id) ON DELETE SET NULL
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_inbound_parts_inbox_id ON inbound_parts (inbox_id);
+
+CREATE INDEX ix_inbound_parts_open ON inbound_parts (message_id, sim_name, sender, reference);
+
 CREATE TABLE message_attempts (
 	id BIGINT NOT NULL AUTO_INCREMENT, 
 	message_id BIGINT NOT NULL, 
@@ -120,3 +220,18 @@ CREATE TABLE message_attempts (
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE INDEX ix_attempts_outcome ON message_attempts (outcome, outbox_id);
+
+CREATE TABLE rule_results (
+	id BIGINT NOT NULL AUTO_INCREMENT, 
+	inbound_id BIGINT NOT NULL, 
+	rule_id INTEGER, 
+	label VARCHAR(255) NOT NULL, 
+	outcome VARCHAR(8) NOT NULL, 
+	detail VARCHAR(1024), 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(inbound_id) REFERENCES inbound_messages (id) ON DELETE CASCADE, 
+	FOREIGN KEY(rule_id) REFERENCES rules (id) ON DELETE SET NULL
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_rule_results_inbound_id ON rule_results (inbound_id);

@@ -58,7 +58,9 @@ def settings(database_url, tmp_path_factory):
         env={}, database_url=database_url, state_dir=str(root / "var"),
         smsdrc_dir=str(root / "smsdrc"), default_region="RU",
         status_frequency=1, no_sim_backoff=0.2, dispatch_interval=0.5,
-        harvest_interval=0.3, health_interval=0.5, web_workers=2)
+        harvest_interval=0.3, health_interval=0.5, web_workers=2,
+        inbound_interval=0.3, webhook_interval=0.2, webhook_backoff=0.3,
+        webhook_timeout=3.0, webhook_allow_private=True)
 
 
 @pytest.fixture(scope="session")
@@ -151,6 +153,23 @@ class Modems:
         import signal
         smsd.stop(self.settings, name, sig=signal.SIGKILL)
 
+    def receive(self, name: str, sender: str, text: str, *, reverse: bool = False) -> int:
+        """A text arriving at the SIM: written into the dummy phone's inbox
+        the way Gammu's dummy driver stores one (``Type: Deliver``), split
+        into concatenated parts when long; gammu-smsd picks it up."""
+        import gammu
+        phone = gammu.StateMachine()
+        phone.SetConfig(0, {"Model": "dummy", "Connection": "none",
+                            "Device": str(smsd.modem_dir(self.settings, name))})
+        phone.Init()
+        parts = gammu.EncodeSMS({"Entries": [{"ID": "ConcatenatedAutoTextLong", "Buffer": text}]})
+        for part in (reversed(parts) if reverse else parts):
+            part.update({"Folder": 1, "Type": "Deliver", "PDU": "Deliver", "Number": sender,
+                         "SMSC": {"Number": "+79990000000"}, "State": "UnRead"})
+            phone.AddSMS(part)
+        phone.Terminate()
+        return len(parts)
+
     def health(self):
         with self.sessions.begin() as session:
             return check_health(session)
@@ -165,3 +184,47 @@ def modems(settings, sessions):
     pool = Modems(settings, sessions)
     yield pool
     pool.stop_all()
+
+
+class Receiver:
+    """A real HTTP server on loopback that records webhook posts and answers
+    with the statuses it is told to (then 200)."""
+
+    def __init__(self, statuses=()):
+        import http.server
+        import threading
+        self.requests: list[dict] = []
+        self.statuses = list(statuses)
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                receiver.requests.append({"headers": dict(self.headers), "body": body, "status": status})
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(statuses=()):
+        made.append(Receiver(statuses))
+        return made[-1]
+    yield make
+    for r in made:
+        r.close()

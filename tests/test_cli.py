@@ -108,3 +108,45 @@ def test_gammu_account_reaches_gammu_tables_only(engine, settings):
 
 def test_committed_bridge_sql_is_what_the_models_generate(engine):
     assert (SQL_DIR / "bridge.sql").read_text() == bridge_ddl(engine)
+
+
+def test_rules_are_added_listed_moved_and_removed(runner, sessions, make_user):
+    make_user("shop")
+    assert invoke(runner, "rule", "add", "--keyword", "hours", "--reply", "9-18").exit_code == 0
+    added = invoke(runner, "rule", "add", "--user", "shop", "--regex", "price|цена",
+                   "--forward-url", "http://127.0.0.1:9/hook")
+    assert added.exit_code == 0 and "signed" in added.output
+    listing = invoke(runner, "rule", "list").output.splitlines()
+    assert listing[0].startswith("1. #") and "'hours' -> reply 9-18" in listing[0]
+    second_id = listing[1].split("#")[1].split()[0]
+    invoke(runner, "rule", "move", second_id, "1")
+    assert f"#{second_id} [shop]" in invoke(runner, "rule", "list").output.splitlines()[0]
+    invoke(runner, "rule", "remove", second_id)
+    assert len(invoke(runner, "rule", "list").output.splitlines()) == 1
+    both = invoke(runner, "rule", "add", "--keyword", "x", "--reply", "a", "--opt-out")
+    assert both.exit_code == 2 and "exactly one action" in both.output
+    bad = invoke(runner, "rule", "add", "--regex", "(", "--reply", "a")
+    assert bad.exit_code == 1 and "not a regular expression" in bad.output
+
+
+def test_opt_out_list_keeps_who_when_and_why(runner, sessions):
+    from bridge.optouts import history
+    assert "added" in invoke(runner, "optout", "add", "8 999 111-22-33", "--reason", "asked by phone").output
+    assert "+79991112233" in invoke(runner, "optout", "list").output
+    assert "removed" in invoke(runner, "optout", "remove", "+79991112233", "--reason", "texted us").output
+    with sessions.begin() as session:
+        events = [(e.action, e.reason, e.source) for e in history(session, "+79991112233")]
+    assert events == [("added", "asked by phone", "cli"), ("removed", "texted us", "cli")]
+
+
+def test_webhook_set_prints_the_secret_last(runner, make_user):
+    make_user("shop")
+    result = invoke(runner, "webhook", "set", "--user", "shop", "--url", "http://127.0.0.1:9/hook")
+    assert result.exit_code == 0 and len(result.output.split()[-1]) == 64
+
+
+def test_init_adds_columns_a_newer_version_introduced(engine):
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE messages DROP COLUMN callback_url"))
+    assert init_schema(engine) == ["added column messages.callback_url"]
+    assert init_schema(engine) == ["schema is up to date"]

@@ -1,0 +1,196 @@
+"""Rules for incoming texts: managing them, matching them and their actions.
+Replies and forwards to a phone go through accept, so limits, balancing
+and opt-outs apply to them like to any other message."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from . import optouts, webhooks
+from .accept import AcceptError, SendOptions, accept, normalise_number
+from .models import InboundMessage, Rule, RuleResult, User
+from .users import AuthError, UserError, get_user, utcnow
+
+ACTIONS = ("reply", "forward_url", "forward_to", "opt_out", "opt_in")
+_PUNCTUATION = string.punctuation + "«»“”„…—–¡¿ \t\r\n"
+
+
+def words(setting: str) -> set[str]:
+    return {w.strip().casefold() for w in setting.split(",") if w.strip()}
+
+
+def bare(text: str) -> str:
+    """The text as a keyword: any case, surrounding punctuation ignored."""
+    return text.strip(_PUNCTUATION).casefold()
+
+
+def first_word(text: str) -> str:
+    parts = text.strip(_PUNCTUATION).split(None, 1)
+    return bare(parts[0]) if parts else ""
+
+
+# ----------------------------------------------------------------- managing
+
+def add_rule(session: Session, settings, *, login: str | None, match_kind: str, pattern: str,
+             action: str, argument: str | None) -> Rule:
+    if match_kind not in ("keyword", "regex"):
+        raise UserError("match by keyword or regex")
+    if action not in ACTIONS:
+        raise UserError(f"action must be one of {', '.join(ACTIONS)}")
+    if match_kind == "regex":
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise UserError(f"not a regular expression: {exc}") from None
+    elif not bare(pattern) or " " in bare(pattern):
+        raise UserError("a keyword is one word")
+    secret = None
+    try:
+        if action == "reply" and not argument:
+            raise UserError("a reply rule needs the reply text")
+        if action == "forward_url":
+            webhooks.check_url(argument or "", allow_private=settings.webhook_allow_private)
+            secret = webhooks.new_secret()
+        if action == "forward_to":
+            argument = normalise_number(argument or "", settings.default_region)
+    except AcceptError as exc:
+        raise UserError(exc.message) from None
+    user = get_user(session, login) if login else None
+    last = session.scalar(select(func.max(Rule.position))) or 0
+    rule = Rule(user_id=user.id if user else None, position=last + 1, match_kind=match_kind,
+                pattern=pattern if match_kind == "regex" else bare(pattern), action=action,
+                argument=argument, secret=secret, enabled=True, created_at=utcnow())
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def list_rules(session: Session) -> list[Rule]:
+    return list(session.scalars(select(Rule).order_by(Rule.position)))
+
+
+def remove_rule(session: Session, rule_id: int) -> None:
+    rule = session.get(Rule, rule_id)
+    if rule is None:
+        raise UserError(f"no rule {rule_id}")
+    session.delete(rule)
+
+
+def move_rule(session: Session, rule_id: int, position: int) -> None:
+    """Put the rule at ``position`` (1 = first) and renumber the others."""
+    rules = list_rules(session)
+    moving = next((r for r in rules if r.id == rule_id), None)
+    if moving is None:
+        raise UserError(f"no rule {rule_id}")
+    rules.remove(moving)
+    rules.insert(max(0, min(position - 1, len(rules))), moving)
+    for number, rule in enumerate(rules, start=1):
+        rule.position = number
+
+
+def describe(rule: Rule) -> str:
+    target = f" {rule.argument}" if rule.argument else ""
+    owner = rule.user.login if rule.user else "everyone"
+    return f"#{rule.id} [{owner}] {rule.match_kind} {rule.pattern!r} -> {rule.action}{target}"
+
+
+# ----------------------------------------------------------------- running
+
+def run_rules(session: Session, settings, inbound: InboundMessage, now: datetime) -> None:
+    """Opt-out words first, then every matching rule in order; each outcome
+    is recorded, and a failing rule does not stop the ones after it."""
+    keyword = bare(inbound.text)
+    if keyword in words(settings.opt_out_words):
+        _record(session, inbound, None, "opt-out word", lambda: _opt(session, settings, inbound, True, now))
+    elif keyword in words(settings.opt_in_words):
+        _record(session, inbound, None, "opt-in word", lambda: _opt(session, settings, inbound, False, now))
+
+    rules = session.scalars(select(Rule).where(
+        Rule.enabled.is_(True),
+        or_(Rule.user_id.is_(None), Rule.user_id == inbound.user_id)).order_by(Rule.position)).all()
+    for rule in rules:
+        if not _matches(rule, inbound.text):
+            continue
+        _record(session, inbound, rule, describe(rule),
+                lambda rule=rule: _ACTIONS[rule.action](session, settings, rule, inbound, now))
+
+
+def _matches(rule: Rule, text: str) -> bool:
+    if rule.match_kind == "keyword":
+        return first_word(text) == rule.pattern
+    return re.search(rule.pattern, text, re.IGNORECASE) is not None
+
+
+def _record(session: Session, inbound: InboundMessage, rule: Rule | None, label: str,
+            action: Callable[[], str]) -> None:
+    try:
+        with session.begin_nested():
+            detail, outcome = action(), "done"
+    except (UserError, AcceptError, AuthError) as exc:
+        detail, outcome = getattr(exc, "message", None) or str(exc), "error"
+    session.add(RuleResult(inbound_id=inbound.id, rule_id=rule.id if rule else None, label=label[:255],
+                           outcome=outcome, detail=(detail or "")[:1024], created_at=utcnow()))
+
+
+def _sender_user(session: Session, rule: Rule | None, inbound: InboundMessage) -> User:
+    user_id = (rule.user_id if rule and rule.user_id else None) or inbound.user_id
+    if user_id is None:
+        raise UserError("no user to send as: the SIM has no owner and nobody texted this number")
+    return session.get(User, user_id)
+
+
+def _send(session: Session, settings, user: User, to: str, text: str, *, ignore_opt_out=False) -> str:
+    result = accept(session, user, to, text, SendOptions(), settings=settings, source="rule")
+    if ignore_opt_out:
+        from .models import Message
+        for m in result.messages:
+            session.get(Message, m["id"]).ignore_opt_out = True
+    return "queued message " + ", ".join(str(m["id"]) for m in result.messages)
+
+
+def _opt(session: Session, settings, inbound: InboundMessage, out: bool, now: datetime) -> str:
+    change = optouts.opt_out if out else optouts.opt_in
+    changed = change(session, inbound.sender, reason=f"texted {inbound.text.strip()[:200]!r}",
+                     source="sms", actor=inbound.sender, region=settings.default_region, now=now)
+    detail = ("added to" if out else "removed from") + " the opt-out list" if changed else \
+        ("already on" if out else "was not on") + " the opt-out list"
+    if changed and settings.opt_out_confirmation and inbound.user_id is not None:
+        text = settings.opt_out_confirmation.replace("{action}", "unsubscribed" if out else "subscribed")
+        detail += "; " + _send(session, settings, _sender_user(session, None, inbound),
+                               inbound.sender, text, ignore_opt_out=True)
+    return detail
+
+
+def _reply(session, settings, rule, inbound, now) -> str:
+    return _send(session, settings, _sender_user(session, rule, inbound), inbound.sender, rule.argument)
+
+
+def _forward_to(session, settings, rule, inbound, now) -> str:
+    text = f"From {inbound.sender}: {inbound.text}"
+    return _send(session, settings, _sender_user(session, rule, inbound), rule.argument, text)
+
+
+def _forward_url(session, settings, rule, inbound, now) -> str:
+    delivery = webhooks.enqueue(session, user_id=rule.user_id, event="sms:received", url=rule.argument,
+                                secret=rule.secret, data=inbound_data(inbound), now=now)
+    return f"webhook delivery {delivery} queued"
+
+
+def _opt_action(out: bool):
+    return lambda session, settings, rule, inbound, now: _opt(session, settings, inbound, out, now)
+
+
+_ACTIONS = {"reply": _reply, "forward_to": _forward_to, "forward_url": _forward_url,
+            "opt_out": _opt_action(True), "opt_in": _opt_action(False)}
+
+
+def inbound_data(inbound: InboundMessage) -> dict:
+    return {"inbound_id": inbound.id, "from": inbound.sender, "sim": inbound.sim_name,
+            "text": inbound.text, "parts": inbound.parts, "complete": inbound.complete,
+            "received_at": inbound.received_at.isoformat() + "Z"}

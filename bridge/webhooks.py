@@ -1,0 +1,216 @@
+"""Webhooks: events POSTed as signed JSON. A delivery is stored in the same
+transaction as the state change it reports, then attempted by its own job,
+with exponential backoff, so a slow or dead receiver never holds up sending
+or receiving, and nothing is lost across restarts.
+
+Signature: ``X-Smsbridge-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
+"<t>.<body>" with the secret>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from .accept import AcceptError
+from .models import Message, Webhook, WebhookDelivery
+from .users import get_user, utcnow
+
+EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed")
+MAX_BACKOFF = 3600.0
+
+
+def new_secret() -> str:
+    return secrets.token_hex(32)
+
+
+def check_url(url: str, *, allow_private: bool, field: str = "url") -> str:
+    """An http(s) URL whose host is not loopback/private (unless allowed).
+    Checked when set and again before each delivery: DNS can change."""
+    parsed = urllib.parse.urlsplit(url or "")
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise AcceptError(field, "must be an http:// or https:// URL")
+    if allow_private:
+        return url
+    try:
+        infos = socket.getaddrinfo(parsed.hostname, parsed.port or 443, proto=socket.IPPROTO_TCP)
+    except socket.gaierror:
+        raise AcceptError(field, f"cannot resolve {parsed.hostname}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise AcceptError(field, f"{parsed.hostname} is a loopback or private address; "
+                                     "set SMSBRIDGE_WEBHOOK_ALLOW_PRIVATE=1 to allow it")
+    return url
+
+
+def set_webhook(session: Session, settings, login: str, url: str) -> str:
+    """Set the user's URL; returns the signing secret (a new one each time)."""
+    user = get_user(session, login)
+    check_url(url, allow_private=settings.webhook_allow_private)
+    secret = new_secret()
+    hook = session.get(Webhook, user.id)
+    if hook is None:
+        session.add(Webhook(user_id=user.id, url=url, secret=secret, created_at=utcnow()))
+    else:
+        hook.url, hook.secret = url, secret
+    session.flush()
+    return secret
+
+
+def enqueue(session: Session, *, user_id: int | None, event: str, url: str, secret: str,
+            data: dict, now: datetime | None = None) -> str:
+    now = now or utcnow()
+    delivery_id = uuid.uuid4().hex
+    payload = {"id": delivery_id, "event": event, "created_at": now.isoformat() + "Z", "data": data}
+    session.add(WebhookDelivery(id=delivery_id, user_id=user_id, event=event, url=url, secret=secret,
+                                payload=json.dumps(payload, ensure_ascii=False), status="pending",
+                                attempts=0, next_attempt_at=now, created_at=now))
+    return delivery_id
+
+
+def enqueue_for_user(session: Session, user_id: int | None, event: str, data: dict,
+                     *, url: str | None = None, now: datetime | None = None) -> str | None:
+    """The user's webhook (or ``url``, signed with the user's secret)."""
+    if user_id is None:
+        return None
+    hook = session.get(Webhook, user_id)
+    target = url or (hook.url if hook else None)
+    if target is None:
+        return None
+    secret = hook.secret if hook else _message_secret(session, user_id)
+    return enqueue(session, user_id=user_id, event=event, url=target, secret=secret, data=data, now=now)
+
+
+def _message_secret(session: Session, user_id: int) -> str:
+    # A callback_url without a user webhook still needs a secret to sign
+    # with; create the user's webhook secret row lazily, with no URL of its own.
+    hook = Webhook(user_id=user_id, url="", secret=new_secret(), created_at=utcnow())
+    session.add(hook)
+    session.flush()
+    return hook.secret
+
+
+def message_event(session: Session, message_ids: list[int], event: str,
+                  now: datetime | None = None) -> int:
+    """Queue ``event`` for these messages where their sender wants it."""
+    if not message_ids:
+        return 0
+    hooked = set(session.scalars(select(Webhook.user_id).where(Webhook.url != "")))
+    rows = session.execute(select(Message).where(
+        Message.id.in_(message_ids),
+        Message.callback_url.is_not(None) | Message.user_id.in_(hooked or {-1}))).scalars().all()
+    for m in rows:
+        enqueue_for_user(session, m.user_id, event, message_data(m), url=m.callback_url, now=now)
+    return len(rows)
+
+
+def message_data(m: Message) -> dict:
+    iso = lambda v: v.isoformat() + "Z" if v else None  # noqa: E731
+    return {"message_id": m.id, "to": m.recipient, "status": m.status.value, "parts": m.parts,
+            "sent_at": iso(m.sent_at), "finished_at": iso(m.finished_at),
+            "delivery_status": m.delivery_status, "error": m.last_error}
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify(secret: str, body: bytes, header: str, tolerance: int = 300) -> bool:
+    """What a receiver does (and the tests): check the signature and its age."""
+    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    try:
+        timestamp = int(fields["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(time.time() - timestamp) > tolerance:
+        return False
+    return hmac.compare_digest(sign(secret, body, timestamp), header)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    # A redirect could point at a private address we refused; treat as failure.
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def _post(delivery: dict, settings) -> str | None:
+    """POST once; None on a 2xx, else the reason."""
+    try:
+        check_url(delivery["url"], allow_private=settings.webhook_allow_private)
+    except AcceptError as exc:
+        return exc.message
+    body = delivery["payload"].encode()
+    request = urllib.request.Request(delivery["url"], data=body, method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": "smsbridge-webhook/1",
+        "X-Smsbridge-Event": delivery["event"], "X-Smsbridge-Delivery": delivery["id"],
+        "X-Smsbridge-Signature": sign(delivery["secret"], body, int(time.time()))})
+    try:
+        with _opener.open(request, timeout=settings.webhook_timeout) as response:
+            if 200 <= response.status < 300:
+                return None
+            return f"HTTP {response.status}"
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        return f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"[:500]
+
+
+def deliver_due(sessions: sessionmaker[Session], settings, *, limit: int = 50,
+                now: datetime | None = None) -> dict:
+    """One pass: lease due deliveries (short transaction), POST them in
+    parallel outside any transaction, record each outcome."""
+    now = now or utcnow()
+    lease = timedelta(seconds=settings.webhook_timeout * 3)
+    with sessions.begin() as session:
+        due = session.scalars(select(WebhookDelivery)
+                              .where(WebhookDelivery.status == "pending",
+                                     WebhookDelivery.next_attempt_at <= now)
+                              .order_by(WebhookDelivery.next_attempt_at).limit(limit)
+                              .with_for_update(skip_locked=True)).all()
+        # The lease: a worker that dies mid-POST leaves the row due again later.
+        claimed = []
+        for d in due:
+            d.attempts += 1
+            d.next_attempt_at = now + lease
+            claimed.append({"id": d.id, "url": d.url, "secret": d.secret, "event": d.event,
+                            "payload": d.payload, "attempts": d.attempts, "created_at": d.created_at})
+    if not claimed:
+        return {"delivered": 0, "retrying": 0, "failed": 0}
+    with ThreadPoolExecutor(max_workers=min(8, len(claimed))) as pool:
+        errors = list(pool.map(lambda d: _post(d, settings), claimed))
+    counts = {"delivered": 0, "retrying": 0, "failed": 0}
+    finished = utcnow()
+    with sessions.begin() as session:
+        for d, error in zip(claimed, errors):
+            values: dict = {"last_error": error}
+            if error is None:
+                values.update(status="delivered", delivered_at=finished)
+                counts["delivered"] += 1
+            elif finished - d["created_at"] > timedelta(hours=settings.webhook_retry_hours):
+                values.update(status="failed")
+                counts["failed"] += 1
+            else:
+                delay = min(settings.webhook_backoff * 2 ** (d["attempts"] - 1), MAX_BACKOFF)
+                values.update(next_attempt_at=finished + timedelta(seconds=delay))
+                counts["retrying"] += 1
+            session.execute(update(WebhookDelivery).where(WebhookDelivery.id == d["id"]).values(**values))
+    return counts
