@@ -71,17 +71,17 @@ def dispatch(session: Session, settings, *, now: datetime | None = None,
     if not claimed:
         return result
 
-    expired = [m.id for m in claimed if m.expires_at is not None and m.expires_at <= now]
-    _finish(session, expired, MessageStatus.EXPIRED, now, "valid_for passed before a SIM took it")
+    expired = {m.id for m in claimed if m.expires_at is not None and m.expires_at <= now}
+    _finish(session, list(expired), MessageStatus.EXPIRED, now, "valid_for passed before a SIM took it")
     result.expired = len(expired)
 
-    live = [m for m in claimed if m.id not in set(expired)]
+    live = [m for m in claimed if m.id not in expired]
     opted = set(session.scalars(select(OptOut.phone).where(
         OptOut.phone.in_({m.recipient for m in live})))) if live else set()
-    opted_ids = [m.id for m in live if m.recipient in opted and not m.ignore_opt_out]
-    _finish(session, opted_ids, MessageStatus.OPTED_OUT, now, "recipient opted out")
+    opted_ids = {m.id for m in live if m.recipient in opted and not m.ignore_opt_out}
+    _finish(session, list(opted_ids), MessageStatus.OPTED_OUT, now, "recipient opted out")
     result.opted_out = len(opted_ids)
-    live = [m for m in live if m.id not in set(opted_ids)]
+    live = [m for m in live if m.id not in opted_ids]
     if not live:
         return result
 

@@ -121,6 +121,8 @@ def create_gammu_account(engine: Engine, user: str, password: str, host: str = "
         raise SchemaError("gammu user and host must be plain identifiers")
     with engine.begin() as conn:
         database = conn.execute(text("SELECT DATABASE()")).scalar_one()
+        if not _IDENTIFIER.match(database or ""):
+            raise SchemaError(f"database name {database!r} must be letters, digits or _")
         conn.execute(text(f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY :password"),
                      {"password": password})
         conn.execute(text(f"ALTER USER '{user}'@'{host}' IDENTIFIED BY :password"),
