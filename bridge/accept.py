@@ -142,36 +142,50 @@ def accept(session: Session, user: User, recipients: str | Iterable[str], text: 
         raise AcceptError("idempotency_key", "must be 1-255 characters")
     if not user_has_sim(session, user):
         raise AuthError("no SIM is available to this user", status=403)
+    if options.callback_url is not None:
+        from .webhooks import has_secret
+        if not has_secret(session, user.id):
+            raise AcceptError("callback_url", "callbacks are signed with your webhook secret: "
+                                              "set one first (PUT /api/v1/webhook)")
 
     payload_hash = _payload_hash(numbers, text, options)
-    if idempotency_key is not None:
+    request_row = {"user_id": user.id, "idempotency_key": idempotency_key,
+                   "payload_hash": payload_hash, "source": source, "created_at": now}
+    requests = SendRequest.__table__
+    if idempotency_key is None:
+        request_id = session.execute(insert(requests), request_row).inserted_primary_key[0]
+    else:
         earlier = _replay(session, user, idempotency_key, payload_hash)
         if earlier is not None:
             return earlier
-    request = SendRequest(user_id=user.id, idempotency_key=idempotency_key,
-                          payload_hash=payload_hash, source=source, created_at=now)
-    try:
-        with session.begin_nested():
-            session.add(request)
-            session.flush()
-    except IntegrityError:
-        # Another request with this key won the race; answer as it did.
-        earlier = _replay(session, user, idempotency_key, payload_hash)
-        if earlier is None:
-            raise
-        return earlier
+        try:
+            with session.begin_nested():
+                request_id = session.execute(insert(requests), request_row).inserted_primary_key[0]
+        except IntegrityError:
+            # Another request with this key won the race; answer as it did.
+            earlier = _replay(session, user, idempotency_key, payload_hash)
+            if earlier is None:
+                raise
+            return earlier
 
     due = max(options.send_at or now, now)
     expires = (options.send_at or now) + timedelta(seconds=options.valid_for) if options.valid_for else None
-    rows = [dict(request_id=request.id, user_id=user.id, recipient=number, text=text,
+    rows = [dict(request_id=request_id, user_id=user.id, recipient=number, text=text,
                  flash=options.flash, priority=options.priority, status=MessageStatus.QUEUED,
                  attempts_allowed=options.attempts, attempts_made=0, due_at=due,
                  send_at=options.send_at, expires_at=expires, created_at=now,
-                 delivery_report=options.delivery_report, callback_url=options.callback_url)
+                 delivery_report=options.delivery_report, callback_url=options.callback_url,
+                 ignore_opt_out=False)
             for number in numbers]
-    ids = session.execute(insert(Message).returning(Message.id, Message.recipient), rows).all()
-    by_number = {recipient: message_id for message_id, recipient in ids}
-    return Accepted(request.id, [{"id": by_number[n], "to": n, "status": MessageStatus.QUEUED.value}
+    # Core, not the ORM: this is the API's hot path, one statement either way.
+    messages = Message.__table__
+    if len(rows) == 1:
+        by_number = {numbers[0]: session.execute(insert(messages), rows[0]).inserted_primary_key[0]}
+    else:
+        returned = session.execute(insert(messages).returning(messages.c.id, messages.c.recipient),
+                                   rows).all()
+        by_number = {recipient: message_id for message_id, recipient in returned}
+    return Accepted(request_id, [{"id": by_number[n], "to": n, "status": MessageStatus.QUEUED.value}
                                  for n in numbers])
 
 

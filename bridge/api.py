@@ -31,9 +31,11 @@ def _settings():
     return current_app.config["SMSBRIDGE_SETTINGS"]
 
 
-def _send(user, recipients, text, options, *, key=None, source):
+def _send(authenticate, recipients, text, options, *, key=None, source):
+    """Authenticate and accept in one transaction: one connection, one commit."""
     session = _session()
     with session.begin():
+        user = authenticate(session)
         result = accept(session, user, recipients, text, options, settings=_settings(),
                         idempotency_key=key, source=source)
     if not result.replayed:
@@ -77,15 +79,18 @@ def smsc():
     for field in ("login", "pass"):
         if not values.get(field):
             return _classic_error(field, f"{field} is required", 400)
-    try:
-        with _session().begin():
-            user = authenticate_password(_session(), values["login"], values["pass"])
+    def authenticate(session):
+        user = authenticate_password(session, values["login"], values["pass"])
+        # Credentials first: an unknown caller learns nothing about the fields.
         for field in ("tel", "msg"):
             if not values.get(field, "").strip():
                 raise AcceptError(field, f"{field} is required")
+        return user
+
+    try:
         options = SendOptions(flash=_flag("flash"), attempts=_integer("attempts", 1),
                               delivery_report=True if _flag("dlr") else None)
-        result = _send(user, values["tel"], values["msg"], options, source="smsc")
+        result = _send(authenticate, values["tel"], values["msg"], options, source="smsc")
     except AuthError as exc:
         return _classic_error(None, exc.message, exc.status)
     except AcceptError as exc:
@@ -131,13 +136,17 @@ def _not_found(exc: NotFound):
     return api_error(404, str(exc))
 
 
-def _api_user():
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
+def _bearer_key() -> str:
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise AuthError("send an API key: Authorization: Bearer <key>")
+    return key.strip()
+
+
+def _api_user():
+    key = _bearer_key()
     with _session().begin():
-        return authenticate_api_key(_session(), key.strip())
+        return authenticate_api_key(_session(), key)
 
 
 def _typed(body: dict, name: str, kind: type, default):
@@ -152,7 +161,7 @@ def _typed(body: dict, name: str, kind: type, default):
 
 @v1.post("/messages")
 def create_messages():
-    user = _api_user()
+    key = _bearer_key()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise AcceptError("body", "send a JSON object (Content-Type: application/json)")
@@ -180,7 +189,7 @@ def create_messages():
                           valid_for=_typed(body, "valid_for", int, None),
                           delivery_report=_typed(body, "delivery_report", bool, None),
                           callback_url=callback_url)
-    result = _send(user, recipients, text, options,
+    result = _send(lambda session: authenticate_api_key(session, key), recipients, text, options,
                    key=request.headers.get("Idempotency-Key"), source="api")
     response = jsonify(result.messages)
     response.status_code = 200 if result.replayed else 202
@@ -254,7 +263,8 @@ def remove_opt_out(phone: str):
     user = _api_user()
     if not user.is_admin:
         raise AuthError("only an admin may take a number off the opt-out list", status=403)
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
     with _session().begin():
         removed = optouts.opt_in(_session(), phone, reason=_reason(body) or request.args.get("reason"),
                                  source="api", actor=user.login, region=_settings().default_region)
@@ -275,7 +285,7 @@ def put_webhook():
     user = _api_user()
     body = _json_body()
     if not isinstance(body.get("url"), str):
-        raise AcceptError("url", "an http(s) URL is required")
+        raise AcceptError("url", "an http(s) URL, or \"\" for a signing secret only")
     with _session().begin():
         secret = webhooks.set_webhook(_session(), _settings(), user.login, body["url"])
     return jsonify({"url": body["url"], "secret": secret,

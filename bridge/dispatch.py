@@ -170,26 +170,30 @@ def _write_outbox(session: Session, placed, now: datetime) -> None:
     # Gammu takes rows whose SendingDateTime and SendingTimeOut are strictly
     # in the past; a second back means "now" for a daemon on this DB clock.
     ready = now - timedelta(seconds=1)
+    # Core tables with column names, executed as executemany: the compiled
+    # statement is cached and batched into multi-row INSERTs, where a
+    # values(list) statement would be compiled anew for every batch.
+    outbox, multipart, attempts = Outbox.__table__, OutboxMultipart.__table__, MessageAttempt.__table__
     outbox_rows = [{
-        "destination_number": m.recipient, "coding": parts[0].coding, "udh": parts[0].udh,
-        "sms_class": parts[0].sms_class, "text_decoded": parts[0].text,
-        "multipart": "true" if len(parts) > 1 else "false", "sender_id": sim.name,
-        "creator_id": str(m.id), "priority": m.priority,
-        "delivery_report": "yes" if (sim.delivery_report if m.delivery_report is None
-                                     else m.delivery_report) else "no",
-        "sending_datetime": ready, "sending_timeout": ready,
+        "DestinationNumber": m.recipient, "Coding": parts[0].coding, "UDH": parts[0].udh,
+        "Class": parts[0].sms_class, "TextDecoded": parts[0].text,
+        "MultiPart": "true" if len(parts) > 1 else "false", "SenderID": sim.name,
+        "CreatorID": str(m.id), "Priority": m.priority,
+        "DeliveryReport": "yes" if (sim.delivery_report if m.delivery_report is None
+                                    else m.delivery_report) else "no",
+        "SendingDateTime": ready, "SendingTimeOut": ready,
     } for m, sim, parts in placed]
     # RETURNING gives each row's Gammu ID with the message id it carries.
-    returned = session.execute(insert(Outbox).values(outbox_rows)
-                               .returning(Outbox.id, Outbox.creator_id)).all()
-    outbox_id = {int(creator): outbox for outbox, creator in returned}
+    returned = session.execute(insert(outbox).returning(outbox.c.ID, outbox.c.CreatorID),
+                               outbox_rows).all()
+    outbox_id = {int(creator): outbox_row_id for outbox_row_id, creator in returned}
 
-    more_parts = [{"id": outbox_id[m.id], "sequence_position": n, "coding": p.coding, "udh": p.udh,
-                   "sms_class": p.sms_class, "text_decoded": p.text}
+    more_parts = [{"ID": outbox_id[m.id], "SequencePosition": n, "Coding": p.coding, "UDH": p.udh,
+                   "Class": p.sms_class, "TextDecoded": p.text}
                   for m, _, parts in placed for n, p in enumerate(parts[1:], start=2)]
     if more_parts:
-        session.execute(insert(OutboxMultipart), more_parts)
-    session.execute(insert(MessageAttempt), [
+        session.execute(insert(multipart), more_parts)
+    session.execute(insert(attempts), [
         {"message_id": m.id, "sim_id": sim.id, "outbox_id": outbox_id[m.id], "parts": len(parts),
          "period_start": sim.period, "outcome": AttemptOutcome.PENDING, "dispatched_at": now}
         for m, sim, parts in placed])

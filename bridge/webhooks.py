@@ -32,6 +32,7 @@ from .users import get_user, utcnow
 
 EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed")
 MAX_BACKOFF = 3600.0
+MAX_URL = 2048
 
 
 def new_secret() -> str:
@@ -41,6 +42,8 @@ def new_secret() -> str:
 def check_url(url: str, *, allow_private: bool, field: str = "url") -> str:
     """An http(s) URL whose host is not loopback/private (unless allowed).
     Checked when set and again before each delivery: DNS can change."""
+    if len(url or "") > MAX_URL:
+        raise AcceptError(field, f"at most {MAX_URL} characters")
     parsed = urllib.parse.urlsplit(url or "")
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise AcceptError(field, "must be an http:// or https:// URL")
@@ -59,9 +62,11 @@ def check_url(url: str, *, allow_private: bool, field: str = "url") -> str:
 
 
 def set_webhook(session: Session, settings, login: str, url: str) -> str:
-    """Set the user's URL; returns the signing secret (a new one each time)."""
+    """Set the user's URL (empty: none, only a secret for per-message
+    callback_url); returns the signing secret, a new one each time."""
     user = get_user(session, login)
-    check_url(url, allow_private=settings.webhook_allow_private)
+    if url:
+        check_url(url, allow_private=settings.webhook_allow_private)
     secret = new_secret()
     hook = session.get(Webhook, user.id)
     if hook is None:
@@ -89,20 +94,16 @@ def enqueue_for_user(session: Session, user_id: int | None, event: str, data: di
     if user_id is None:
         return None
     hook = session.get(Webhook, user_id)
-    target = url or (hook.url if hook else None)
-    if target is None:
+    target = url or (hook.url if hook else "")
+    if not target or hook is None:
+        # No endpoint, or no secret the user knows to verify with.
         return None
-    secret = hook.secret if hook else _message_secret(session, user_id)
-    return enqueue(session, user_id=user_id, event=event, url=target, secret=secret, data=data, now=now)
+    return enqueue(session, user_id=user_id, event=event, url=target, secret=hook.secret,
+                   data=data, now=now)
 
 
-def _message_secret(session: Session, user_id: int) -> str:
-    # A callback_url without a user webhook still needs a secret to sign
-    # with; create the user's webhook secret row lazily, with no URL of its own.
-    hook = Webhook(user_id=user_id, url="", secret=new_secret(), created_at=utcnow())
-    session.add(hook)
-    session.flush()
-    return hook.secret
+def has_secret(session: Session, user_id: int) -> bool:
+    return session.get(Webhook, user_id) is not None
 
 
 def message_event(session: Session, message_ids: list[int], event: str,

@@ -172,7 +172,7 @@ CREATE TABLE messages (
 	FOREIGN KEY(sim_id) REFERENCES sims (id) ON DELETE SET NULL
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
-CREATE INDEX ix_messages_claim ON messages (status, priority, due_at);
+CREATE INDEX ix_messages_claim ON messages (status, priority DESC, due_at, id);
 
 CREATE INDEX ix_messages_user_created ON messages (user_id, created_at);
 

@@ -189,10 +189,13 @@ def test_delivery_report_becomes_delivered_in_the_api_and_a_webhook(modems, make
     user = make_user("alice")
     modems.add("simA")
     hook = receiver()
-    response = client.post("/api/v1/messages", headers={"Authorization": f"Bearer {user['key']}"},
-                           json={"to": "+79991112233", "text": "Parcel 7 is on its way",
-                                 "delivery_report": True, "callback_url": hook.url})
-    [message] = response.get_json()
+    auth = {"Authorization": f"Bearer {user['key']}"}
+    body = {"to": "+79991112233", "text": "Parcel 7 is on its way", "delivery_report": True,
+            "callback_url": hook.url}
+    refused = client.post("/api/v1/messages", headers=auth, json=body)
+    assert refused.status_code == 400 and refused.get_json()["error"]["field"] == "callback_url"
+    secret = client.put("/api/v1/webhook", headers=auth, json={"url": ""}).get_json()["secret"]
+    [message] = client.post("/api/v1/messages", headers=auth, json=body).get_json()
     dispatch_all(sessions, settings)
     with sessions.begin() as session:
         assert session.scalar(select(Outbox.delivery_report)) == "yes"
@@ -209,6 +212,32 @@ def test_delivery_report_becomes_delivered_in_the_api_and_a_webhook(modems, make
     wait_for(lambda: webhook_pass(sessions, settings)["delivered"] and
              {json.loads(r["body"])["event"] for r in hook.requests} >= {"sms:sent", "sms:delivered"},
              what="sms:sent and sms:delivered posts")
+    assert all(webhooks.verify(secret, r["body"], r["headers"]["X-Smsbridge-Signature"])
+               for r in hook.requests)
+
+
+def test_no_webhook_url_means_no_deliveries(modems, make_user, sessions, settings, client):
+    user = make_user("alice")
+    modems.add("simA", owner="alice")
+    client.put("/api/v1/webhook", headers={"Authorization": f"Bearer {user['key']}"}, json={"url": ""})
+    modems.receive("simA", "+79991112233", "hello")
+    wait_inbound(sessions, settings)
+    with sessions.begin() as session:
+        from bridge.models import WebhookDelivery
+        assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
+
+
+def test_opt_out_api_names_the_phone_field_and_only_admins_remove(client, make_user):
+    user, admin = make_user("alice"), make_user("root", admin=True)
+    auth = {"Authorization": f"Bearer {user['key']}"}
+    bad = client.post("/api/v1/optouts", headers=auth, json={"phone": "12"})
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "phone"
+    assert client.post("/api/v1/optouts", headers=auth, json={"phone": "+79991112233"}).status_code == 201
+    assert client.delete("/api/v1/optouts/+79991112233", headers=auth).status_code == 403
+    removed = client.delete("/api/v1/optouts/+79991112233", json=["not", "an", "object"],
+                            headers={"Authorization": f"Bearer {admin['key']}"})
+    assert removed.status_code == 200
+    assert client.get("/api/v1/optouts", headers=auth).get_json() == []
 
 
 def test_webhook_urls_on_private_addresses_are_refused_unless_allowed():
@@ -218,4 +247,6 @@ def test_webhook_urls_on_private_addresses_are_refused_unless_allowed():
         webhooks.check_url("http://10.1.2.3/hook", allow_private=False)
     with pytest.raises(AcceptError, match="http"):
         webhooks.check_url("file:///etc/passwd", allow_private=True)
+    with pytest.raises(AcceptError, match="2048"):
+        webhooks.check_url("http://example.com/" + "a" * 2048, allow_private=True)
     assert webhooks.check_url("http://127.0.0.1:9/hook", allow_private=True)

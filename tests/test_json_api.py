@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bridge.dispatch import NO_SIM
@@ -133,7 +135,7 @@ def test_sims_lists_health_and_usage(client, modems, make_user, sessions, settin
 def test_openapi_document_describes_every_route(app, client):
     document = client.get("/api/v1/openapi.json").get_json()
     assert document["openapi"].startswith("3.")
-    routes = {rule.rule.replace("<int:message_id>", "{message_id}") for rule in app.url_map.iter_rules()
+    routes = {re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule) for rule in app.url_map.iter_rules()
               if rule.endpoint != "static"}
     assert routes <= set(document["paths"])
 
