@@ -1,12 +1,15 @@
-"""The OpenAPI 3.1 description of the HTTP API (``api.py`` and ``web.py``),
-served at ``GET /api/v1/openapi.json``. It is data: keep it in step with the
-routes, their status codes and the field names ``message_view`` and
-``sim_overview`` produce."""
+"""The OpenAPI 3.1 description of the HTTP API (``api.py`` and ``web.py``;
+not the HTML admin under ``/admin``), served at ``GET /api/v1/openapi.json``.
+It is data: keep it in step with the routes, their status codes and the field
+names ``message_view``, ``sim_overview``, ``inbound_view``,
+``list_opt_outs``, ``webhooks.message_data`` and ``rules.inbound_data``
+produce."""
 
 from __future__ import annotations
 
 from .accept import MAX_PRIORITY, MAX_VALID_FOR
 from .models import AttemptOutcome, MessageStatus
+from .webhooks import EVENTS
 
 _SCHEMAS = "#/components/schemas/"
 _RESPONSES = "#/components/responses/"
@@ -29,7 +32,8 @@ def _classic_path(path: str, name: str) -> dict:
         },
         "400": {
             "description": "A parameter is missing or invalid; nothing was stored. "
-                           "`field` names it (login, pass, tel, msg, flash or attempts) "
+                           "`field` names it (login, pass, tel, msg, flash, dlr or "
+                           "attempts) "
                            "and `description` starts with it, e.g. `tel: at least one "
                            "recipient is required`.",
             "content": _json(_ref("ClassicError")),
@@ -54,7 +58,7 @@ def _classic_path(path: str, name: str) -> dict:
             "security": [],
             "parameters": [{"$ref": "#/components/parameters/" + p}
                            for p in ("ClassicLogin", "ClassicPass", "ClassicTel", "ClassicMsg",
-                                     "ClassicFlash", "ClassicAttempts",
+                                     "ClassicFlash", "ClassicDlr", "ClassicAttempts",
                                      "ClassicReplaceMessagesId")],
             "responses": responses,
         },
@@ -85,6 +89,58 @@ def _classic_path(path: str, name: str) -> dict:
     }
 
 
+_WEBHOOK_SUMMARIES = {
+    "sms:received": ("A text attributed to the user arrived (after the rules ran).",
+                     "InboundData"),
+    "sms:sent": ("The network took every part of a message (status `sent`).",
+                 "MessageEventData"),
+    "sms:delivered": ("A delivery report says the message arrived (status `delivered`).",
+                      "MessageEventData"),
+    "sms:failed": ("The message failed for good (status `failed`), or a delivery report "
+                   "says it did not arrive (status `undelivered`).", "MessageEventData"),
+}
+
+
+def _webhook(event: str) -> dict:
+    """One event as an OpenAPI 3.1 webhook: the POST smsbridge makes."""
+    summary, data = _WEBHOOK_SUMMARIES[event]
+    header = lambda name, description, schema: {  # noqa: E731
+        "name": name, "in": "header", "required": True,
+        "description": description, "schema": schema}
+    return {
+        "post": {
+            "operationId": "webhook" + "".join(w.title() for w in event.split(":")),
+            "tags": ["webhooks"],
+            "summary": summary,
+            "description": "Sent to the user's webhook URL or, for a message sent with "
+                           "`callback_url`, to that URL. Retried until a 2xx answer, with "
+                           "exponential backoff, for `webhook_retry_hours` (default 48 h).",
+            "security": [],
+            "parameters": [
+                header("X-Smsbridge-Signature",
+                       "`t=<unix time>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\" keyed "
+                       "with the user's secret>`.",
+                       {"type": "string", "pattern": "^t=[0-9]+,v1=[0-9a-f]{64}$"}),
+                header("X-Smsbridge-Event", "The event name.", {"const": event}),
+                header("X-Smsbridge-Delivery", "The delivery id, also `id` in the body.",
+                       {"type": "string", "pattern": "^[0-9a-f]{32}$"}),
+            ],
+            "requestBody": {
+                "required": True,
+                "content": _json({
+                    "allOf": [_ref("WebhookEvent")],
+                    "properties": {"event": {"const": event}, "data": _ref(data)},
+                }),
+            },
+            "responses": {
+                "2XX": {"description": "Acknowledged; not sent again."},
+                "default": {"description": "Anything else (also a redirect or no answer "
+                                           "within `webhook_timeout`): retried later."},
+            },
+        },
+    }
+
+
 def openapi_document() -> dict:
     return {
         "openapi": "3.1.0",
@@ -101,7 +157,32 @@ def openapi_document() -> dict:
                 "scheduling and message status; errors are "
                 "`{error: {status, message, field?}}`.\n\n"
                 "Both store one message per distinct recipient and queue it; dispatch hands "
-                "it to a SIM later. Times are UTC, ISO 8601 with a `Z`."
+                "it to a SIM later. Times are UTC, ISO 8601 with a `Z`.\n\n"
+                "## Webhooks\n\n"
+                "Events are POSTed as JSON `{id, event, created_at, data}` (see `webhooks` "
+                "below) to the user's URL (`PUT /api/v1/webhook`) or, for a message sent "
+                "with `callback_url`, to that URL instead. Events: `sms:received` (a text "
+                "attributed to the user arrived; `data` as in `GET /api/v1/inbound` without "
+                "`id` and `rules`), `sms:sent`, `sms:delivered` and `sms:failed` (also sent "
+                "for `undelivered`; `data` is the message's state).\n\n"
+                "Every request carries these headers:\n\n"
+                "* `X-Smsbridge-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "
+                "\"<t>.<raw body>\" keyed with the secret>` — the secret is the user's, "
+                "returned by `PUT /api/v1/webhook` (`callback_url` events are signed with it "
+                "too). `t` is the time of this attempt. To verify, compute the HMAC over the "
+                "raw body bytes exactly as received, compare in constant time, and reject an "
+                "old `t` (smsbridge's own check allows 300 seconds).\n"
+                "* `X-Smsbridge-Event` — the event name.\n"
+                "* `X-Smsbridge-Delivery` — the delivery id, also `id` in the payload.\n\n"
+                "Any 2xx answer acknowledges a delivery; anything else, a redirect (never "
+                "followed) or no answer within `webhook_timeout` (default 10 s) is retried "
+                "with exponential backoff — first after `webhook_backoff` (default 15 s), "
+                "doubling, at most an hour apart — until `webhook_retry_hours` (default 48 h) "
+                "after the event, then given up. Delivery is at least once: the same "
+                "delivery may arrive more than once, so de-duplicate by `id`. Order is not "
+                "guaranteed. The URL must be http(s); loopback and private addresses are "
+                "refused (400) unless the operator sets `SMSBRIDGE_WEBHOOK_ALLOW_PRIVATE=1`, "
+                "and are checked again before each attempt."
             ),
         },
         "tags": [
@@ -109,6 +190,11 @@ def openapi_document() -> dict:
              "description": "The old gateway's call; credentials are parameters."},
             {"name": "messages", "description": "JSON API: send texts and follow them."},
             {"name": "sims", "description": "JSON API: the SIMs a user may send through."},
+            {"name": "inbound", "description": "JSON API: texts received by the SIMs."},
+            {"name": "optouts",
+             "description": "JSON API: numbers that asked not to be texted; dispatch never "
+                            "sends to them (the message becomes `opted_out`)."},
+            {"name": "webhooks", "description": "JSON API: where events are POSTed."},
             {"name": "meta", "description": "Health and this document."},
         ],
         "paths": {
@@ -184,7 +270,10 @@ def openapi_document() -> dict:
                             "description": "Invalid input; nothing was stored. `field` names it: "
                                            "`body` (not a JSON object), the first unknown field, "
                                            "`to`, `text`, `flash`, `attempts`, `priority`, "
-                                           "`send_at`, `valid_for` or `idempotency_key`.",
+                                           "`send_at`, `valid_for`, `delivery_report`, "
+                                           "`callback_url` (not an http(s) URL, host not "
+                                           "resolvable, or a loopback/private address the "
+                                           "operator does not allow) or `idempotency_key`.",
                             "content": _json(_ref("Error")),
                         },
                         "401": {"$ref": _RESPONSES + "Unauthorized"},
@@ -246,6 +335,192 @@ def openapi_document() -> dict:
                     },
                 },
             },
+            "/api/v1/inbound": {
+                "get": {
+                    "operationId": "listInbound",
+                    "tags": ["inbound"],
+                    "summary": "Received texts, oldest first, cursor-paged",
+                    "description": (
+                        "Texts with an id greater than `since`, at most `limit` of them. "
+                        "Pass the answer's `next_since` as `since` to get the next page; an "
+                        "empty `items` means there is nothing newer yet. A text belongs to "
+                        "the user who last texted its sender through that SIM, else to the "
+                        "SIM's owner; users see their own, admins see every text."
+                    ),
+                    "security": [{"bearerAuth": []}],
+                    "parameters": [
+                        {
+                            "name": "since", "in": "query", "required": False,
+                            "description": "The last id already seen; 0 (the default) "
+                                           "starts from the beginning. Otherwise 400 with "
+                                           "field `since`.",
+                            "schema": {"type": "integer", "minimum": 0,
+                                       "maximum": 2**63 - 1, "default": 0},
+                        },
+                        {
+                            "name": "limit", "in": "query", "required": False,
+                            "description": "At most this many items. Otherwise 400 with "
+                                           "field `limit`.",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000,
+                                       "default": 100},
+                        },
+                    ],
+                    "responses": {
+                        "200": {"description": "One page.",
+                                "content": _json(_ref("InboundPage"))},
+                        "400": {
+                            "description": "`since` or `limit` is not a whole number in its "
+                                           "range (`field` names it).",
+                            "content": _json(_ref("Error")),
+                        },
+                        "401": {"$ref": _RESPONSES + "Unauthorized"},
+                        "403": {"$ref": _RESPONSES + "Blocked"},
+                    },
+                },
+            },
+            "/api/v1/optouts": {
+                "get": {
+                    "operationId": "listOptOuts",
+                    "tags": ["optouts"],
+                    "summary": "The whole opt-out list, oldest first",
+                    "description": "The list is shared: every user sees all of it.",
+                    "security": [{"bearerAuth": []}],
+                    "responses": {
+                        "200": {
+                            "description": "Every number on the list.",
+                            "content": _json({"type": "array", "items": _ref("OptOut")}),
+                        },
+                        "401": {"$ref": _RESPONSES + "Unauthorized"},
+                        "403": {"$ref": _RESPONSES + "Blocked"},
+                    },
+                },
+                "post": {
+                    "operationId": "addOptOut",
+                    "tags": ["optouts"],
+                    "summary": "Put a number on the opt-out list",
+                    "description": "Any user may add a number; only admins may remove one. "
+                                   "The change is recorded with the user's login.",
+                    "security": [{"bearerAuth": []}],
+                    "requestBody": {"required": True, "content": _json(_ref("OptOutRequest"))},
+                    "responses": {
+                        "201": {"description": "Added.",
+                                "content": _json(_ref("OptOutAdded"))},
+                        "200": {"description": "Already on the list; nothing changed "
+                                               "(`added` is false).",
+                                "content": _json(_ref("OptOutAdded"))},
+                        "400": {
+                            "description": "`field` names the fault: `body` (not a JSON "
+                                           "object), `phone` (missing or not a string), "
+                                           "`to` (`phone` is not a valid phone number) or "
+                                           "`reason` (not a string of at most 255 "
+                                           "characters).",
+                            "content": _json(_ref("Error")),
+                        },
+                        "401": {"$ref": _RESPONSES + "Unauthorized"},
+                        "403": {"$ref": _RESPONSES + "Blocked"},
+                        "413": {
+                            "description": "The request body is larger than 1 MiB.",
+                            "content": _json(_ref("Error")),
+                        },
+                    },
+                },
+            },
+            "/api/v1/optouts/{phone}": {
+                "delete": {
+                    "operationId": "removeOptOut",
+                    "tags": ["optouts"],
+                    "summary": "Take a number off the opt-out list (admins only)",
+                    "description": "A reason may come as a JSON body `{\"reason\": ...}` or "
+                                   "as the query parameter `reason` (the body wins). The "
+                                   "change is recorded with the admin's login.",
+                    "security": [{"bearerAuth": []}],
+                    "parameters": [
+                        {
+                            "name": "phone", "in": "path", "required": True,
+                            "description": "The number, in any form `to` accepts (URL-encode "
+                                           "`+` as `%2B`); it is normalised to E.164.",
+                            "schema": {"type": "string", "minLength": 1},
+                        },
+                        {
+                            "name": "reason", "in": "query", "required": False,
+                            "description": "Why, when the body gives no reason.",
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "requestBody": {
+                        "required": False,
+                        "content": _json({
+                            "type": "object",
+                            "properties": {"reason": _ref("OptOutReason")},
+                        }),
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Removed: the number may be texted again.",
+                            "content": _json({
+                                "type": "object",
+                                "properties": {
+                                    "phone": {"type": "string",
+                                              "description": "As given in the path."},
+                                    "removed": {"const": True},
+                                },
+                                "required": ["phone", "removed"],
+                                "additionalProperties": False,
+                            }),
+                        },
+                        "400": {
+                            "description": "`field` is `to` (not a valid phone number) or "
+                                           "`reason` (the body's reason is not a string of at "
+                                           "most 255 characters).",
+                            "content": _json(_ref("Error")),
+                        },
+                        "401": {"$ref": _RESPONSES + "Unauthorized"},
+                        "403": {
+                            "description": "The user is not an admin, or is blocked.",
+                            "content": _json(_ref("Error")),
+                        },
+                        "404": {
+                            "description": "The number is not on the opt-out list.",
+                            "content": _json(_ref("Error")),
+                        },
+                        "413": {
+                            "description": "The request body is larger than 1 MiB.",
+                            "content": _json(_ref("Error")),
+                        },
+                    },
+                },
+            },
+            "/api/v1/webhook": {
+                "put": {
+                    "operationId": "setWebhook",
+                    "tags": ["webhooks"],
+                    "summary": "Set this user's webhook URL and get a new signing secret",
+                    "description": (
+                        "Every call makes a new secret; the old one stops signing new "
+                        "deliveries (those already queued keep the secret they were queued "
+                        "with). The same secret signs this user's `callback_url` events. "
+                        "See Webhooks in the description above and `webhooks` below."
+                    ),
+                    "security": [{"bearerAuth": []}],
+                    "requestBody": {"required": True, "content": _json(_ref("WebhookRequest"))},
+                    "responses": {
+                        "200": {"description": "Set.", "content": _json(_ref("WebhookSettings"))},
+                        "400": {
+                            "description": "`field` is `body` (not a JSON object) or `url` "
+                                           "(missing, not an http(s) URL, host not resolvable, "
+                                           "or a loopback/private address the operator does "
+                                           "not allow).",
+                            "content": _json(_ref("Error")),
+                        },
+                        "401": {"$ref": _RESPONSES + "Unauthorized"},
+                        "403": {"$ref": _RESPONSES + "Blocked"},
+                        "413": {
+                            "description": "The request body is larger than 1 MiB.",
+                            "content": _json(_ref("Error")),
+                        },
+                    },
+                },
+            },
             "/api/v1/openapi.json": {
                 "get": {
                     "operationId": "getOpenApi",
@@ -261,6 +536,7 @@ def openapi_document() -> dict:
                 },
             },
         },
+        "webhooks": {event: _webhook(event) for event in EVENTS},
         "components": {
             "securitySchemes": {
                 "bearerAuth": {
@@ -295,6 +571,14 @@ def openapi_document() -> dict:
                     "name": "flash", "in": "query", "required": False,
                     "schema": _ref("ClassicFlag"),
                     "description": "1 sends a flash SMS (shown, not stored, by the phone).",
+                },
+                "ClassicDlr": {
+                    "name": "dlr", "in": "query", "required": False,
+                    "schema": _ref("ClassicFlag"),
+                    "description": "1 asks the network for a delivery report, so the "
+                                   "message can become `delivered` or `undelivered`. 0 or "
+                                   "absent leaves it to the SIM's default (it does not "
+                                   "turn reports off).",
                 },
                 "ClassicAttempts": {
                     "name": "attempts", "in": "query", "required": False,
@@ -371,6 +655,11 @@ def openapi_document() -> dict:
                         },
                         "msg": {"type": "string"},
                         "flash": _ref("ClassicFlag"),
+                        "dlr": {
+                            **_ref("ClassicFlag"),
+                            "description": "1 asks the network for a delivery report; 0 or "
+                                           "absent leaves it to the SIM's default.",
+                        },
                         "attempts": {
                             "type": "integer", "minimum": 1, "default": 1,
                             "description": "At most the `max_attempts` setting (default 5).",
@@ -412,7 +701,7 @@ def openapi_document() -> dict:
                         "field": {
                             "type": "string",
                             "description": "The parameter at fault, for a 400.",
-                            "enum": ["login", "pass", "tel", "msg", "flash", "attempts"],
+                            "enum": ["login", "pass", "tel", "msg", "flash", "dlr", "attempts"],
                         },
                     },
                     "required": ["success", "description"],
@@ -460,11 +749,29 @@ def openapi_document() -> dict:
                             "description": "Seconds after `send_at` (or now) after which an "
                                            "unsent message expires. No expiry when absent.",
                         },
+                        "delivery_report": {
+                            "type": ["boolean", "null"], "default": None,
+                            "description": "Ask the network for a delivery report (true) or "
+                                           "not (false); null or absent is the SIM's default. "
+                                           "With a report the message can end `delivered` "
+                                           "or `undelivered`.",
+                        },
+                        "callback_url": {
+                            "type": ["string", "null"], "format": "uri", "maxLength": 2048,
+                            "description": "An http(s) URL. This message's events "
+                                           "(`sms:sent`, `sms:delivered`, `sms:failed`) are "
+                                           "POSTed here instead of to the user's webhook, "
+                                           "signed with the user's secret (see Webhooks). "
+                                           "Loopback and private hosts are refused (400, "
+                                           "field `callback_url`) unless the operator "
+                                           "allows them.",
+                        },
                     },
                     "required": ["to", "text"],
                     "additionalProperties": False,
-                    "description": "`null` for flash, attempts, priority, send_at or "
-                                   "valid_for means the default.",
+                    "description": "`null` for flash, attempts, priority, send_at, "
+                                   "valid_for, delivery_report or callback_url means the "
+                                   "default.",
                 },
                 "AcceptedMessage": {
                     "type": "object",
@@ -479,6 +786,12 @@ def openapi_document() -> dict:
                 "MessageStatus": {
                     "type": "string",
                     "enum": [s.value for s in MessageStatus],
+                    "description": "`queued` → `dispatched` (in a SIM's outbox) → `sent` "
+                                   "(the network took every part) → `delivered` or "
+                                   "`undelivered` when a delivery report comes back. Also "
+                                   "final: `failed`, `expired` (not sent within "
+                                   "`valid_for`), `opted_out` (the recipient is on the "
+                                   "opt-out list) and `cancelled`.",
                 },
                 "Message": {
                     "type": "object",
@@ -534,6 +847,205 @@ def openapi_document() -> dict:
                                  "parts", "attempts", "attempts_allowed", "wait_reason",
                                  "last_error", "created_at", "send_at", "expires_at",
                                  "dispatched_at", "sent_at", "finished_at", "history"],
+                    "additionalProperties": False,
+                },
+                "InboundPage": {
+                    "type": "object",
+                    "properties": {
+                        "items": {"type": "array", "items": _ref("InboundMessage")},
+                        "next_since": {
+                            "type": "integer", "minimum": 0,
+                            "description": "The last item's id, or `since` when there are "
+                                           "no items: the `since` of the next call.",
+                        },
+                    },
+                    "required": ["items", "next_since"],
+                    "additionalProperties": False,
+                },
+                "InboundData": {
+                    "type": "object",
+                    "description": "A received text: the `data` of an `sms:received` event.",
+                    "properties": {
+                        "inbound_id": {"type": "integer"},
+                        "from": {"type": "string", "description": "The sender's number."},
+                        "sim": {"type": "string",
+                                "description": "Name of the SIM that received it."},
+                        "text": {"type": "string",
+                                 "description": "The whole text, long texts joined."},
+                        "parts": {"type": "integer", "minimum": 1,
+                                  "description": "SMS parts received."},
+                        "complete": {
+                            "type": "boolean",
+                            "description": "False when some parts never arrived and the "
+                                           "text was joined without them after waiting "
+                                           "`inbound_part_wait` (default 300 s).",
+                        },
+                        "received_at": {"type": "string", "format": "date-time"},
+                    },
+                    "required": ["inbound_id", "from", "sim", "text", "parts", "complete",
+                                 "received_at"],
+                    "additionalProperties": False,
+                },
+                "InboundMessage": {
+                    "type": "object",
+                    "description": "A received text and what the rules did with it.",
+                    "properties": {
+                        "inbound_id": {"type": "integer", "description": "The same as `id`."},
+                        "from": {"type": "string", "description": "The sender's number."},
+                        "sim": {"type": "string",
+                                "description": "Name of the SIM that received it."},
+                        "text": {"type": "string",
+                                 "description": "The whole text, long texts joined."},
+                        "parts": {"type": "integer", "minimum": 1,
+                                  "description": "SMS parts received."},
+                        "complete": {
+                            "type": "boolean",
+                            "description": "False when some parts never arrived and the "
+                                           "text was joined without them after waiting "
+                                           "`inbound_part_wait` (default 300 s).",
+                        },
+                        "received_at": {"type": "string", "format": "date-time"},
+                        "id": {"type": "integer", "description": "The paging cursor."},
+                        "rules": {
+                            "type": "array",
+                            "description": "Every rule that matched (and the opt-out/opt-in "
+                                           "words), in the order they ran.",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "rule": {
+                                        "type": "string",
+                                        "description": "`opt-out word`, `opt-in word` or "
+                                                       "the rule, e.g. `#3 [everyone] "
+                                                       "keyword 'stop' -> reply Bye`.",
+                                    },
+                                    "outcome": {"type": "string", "enum": ["done", "error"]},
+                                    "detail": {
+                                        "type": "string",
+                                        "description": "What it did, or why it failed.",
+                                    },
+                                },
+                                "required": ["rule", "outcome", "detail"],
+                                "additionalProperties": False,
+                            },
+                        },
+                    },
+                    "required": ["inbound_id", "from", "sim", "text", "parts", "complete",
+                                 "received_at", "id", "rules"],
+                    "additionalProperties": False,
+                },
+                "OptOut": {
+                    "type": "object",
+                    "properties": {
+                        "phone": {"type": "string", "description": "E.164."},
+                        "reason": {"type": ["string", "null"]},
+                        "source": {
+                            "type": "string",
+                            "description": "Where it came from: `api`, `sms` (the number "
+                                           "texted an opt-out word), or another interface.",
+                        },
+                        "since": {"type": "string", "format": "date-time"},
+                    },
+                    "required": ["phone", "reason", "source", "since"],
+                    "additionalProperties": False,
+                },
+                "OptOutReason": {
+                    "type": ["string", "null"], "maxLength": 255,
+                    "description": "Why; recorded with the change.",
+                },
+                "OptOutRequest": {
+                    "type": "object",
+                    "properties": {
+                        "phone": {
+                            "type": "string",
+                            "description": "In any form `to` accepts; stored in E.164.",
+                            "examples": ["+79161234567"],
+                        },
+                        "reason": _ref("OptOutReason"),
+                    },
+                    "required": ["phone"],
+                    "description": "Other fields are ignored.",
+                },
+                "OptOutAdded": {
+                    "type": "object",
+                    "properties": {
+                        "phone": {"type": "string", "description": "As given in the request."},
+                        "added": {"type": "boolean",
+                                  "description": "False: it was already on the list."},
+                    },
+                    "required": ["phone", "added"],
+                    "additionalProperties": False,
+                },
+                "WebhookRequest": {
+                    "type": "object",
+                    "properties": {
+                        "url": {
+                            "type": "string", "format": "uri", "maxLength": 2048,
+                            "description": "An http(s) URL; loopback and private hosts are "
+                                           "refused unless the operator allows them.",
+                            "examples": ["https://example.com/smsbridge"],
+                        },
+                    },
+                    "required": ["url"],
+                    "description": "Other fields are ignored.",
+                },
+                "WebhookSettings": {
+                    "type": "object",
+                    "properties": {
+                        "url": {"type": "string"},
+                        "secret": {
+                            "type": "string", "pattern": "^[0-9a-f]{64}$",
+                            "description": "The new signing secret (64 hex digits); the API "
+                                           "never shows it again.",
+                        },
+                        "events": {
+                            "type": "array",
+                            "items": {"type": "string", "enum": list(EVENTS)},
+                            "description": "Every event there is.",
+                        },
+                        "signature_header": {"const": "X-Smsbridge-Signature"},
+                    },
+                    "required": ["url", "secret", "events", "signature_header"],
+                    "additionalProperties": False,
+                },
+                "MessageEventData": {
+                    "type": "object",
+                    "description": "A message's state: the `data` of `sms:sent`, "
+                                   "`sms:delivered` and `sms:failed`.",
+                    "properties": {
+                        "message_id": {"type": "integer",
+                                       "description": "As in `GET /api/v1/messages/{id}`."},
+                        "to": {"type": "string", "description": "The recipient in E.164."},
+                        "status": _ref("MessageStatus"),
+                        "parts": {"type": ["integer", "null"], "description": "SMS parts."},
+                        "sent_at": {"type": ["string", "null"], "format": "date-time"},
+                        "finished_at": {"type": ["string", "null"], "format": "date-time"},
+                        "delivery_status": {
+                            "type": ["integer", "null"],
+                            "description": "The network's status code from the delivery "
+                                           "report, when there was one.",
+                        },
+                        "error": {"type": ["string", "null"]},
+                    },
+                    "required": ["message_id", "to", "status", "parts", "sent_at",
+                                 "finished_at", "delivery_status", "error"],
+                    "additionalProperties": False,
+                },
+                "WebhookEvent": {
+                    "type": "object",
+                    "description": "The body of every webhook POST.",
+                    "properties": {
+                        "id": {
+                            "type": "string", "pattern": "^[0-9a-f]{32}$",
+                            "description": "The delivery id, also in `X-Smsbridge-Delivery`; "
+                                           "the same on every retry: de-duplicate by it.",
+                        },
+                        "event": {"type": "string", "enum": list(EVENTS)},
+                        "created_at": {"type": "string", "format": "date-time",
+                                       "description": "When the event happened."},
+                        "data": {"oneOf": [_ref("InboundData"), _ref("MessageEventData")]},
+                    },
+                    "required": ["id", "event", "created_at", "data"],
                     "additionalProperties": False,
                 },
                 "SIM": {
