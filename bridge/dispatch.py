@@ -126,14 +126,15 @@ def _lock_candidates(session: Session, now: datetime) -> list[_Candidate]:
     if not sims:
         return []
     keys = [(s.id, period_start(s.billing_day, now.date())) for s in sims]
-    session.execute(mysql_insert(SimUsage).prefix_with("IGNORE"),
-                    [{"sim_id": sim_id, "period_start": start, "parts": 0} for sim_id, start in keys])
-    used = dict(session.execute(
-        select(SimUsage.sim_id, SimUsage.parts)
-        .where(tuple_(SimUsage.sim_id, SimUsage.period_start).in_(keys))
-        .order_by(SimUsage.sim_id)
-        .with_for_update()
-    ).all())
+    used = _lock_usage(session, keys)
+    missing = [(sim_id, start) for sim_id, start in keys if sim_id not in used]
+    if missing:
+        # Once per SIM and month. Only here: INSERT IGNORE on an existing row
+        # takes a shared lock, and two dispatchers upgrading theirs deadlock.
+        session.execute(mysql_insert(SimUsage).prefix_with("IGNORE"),
+                        [{"sim_id": sim_id, "period_start": start, "parts": 0}
+                         for sim_id, start in missing])
+        used = _lock_usage(session, keys)
     waiting = dict(session.execute(
         select(Outbox.sender_id, func.count()).where(Outbox.sender_id.in_([s.name for s in sims]))
         .group_by(Outbox.sender_id)).all())
@@ -141,6 +142,16 @@ def _lock_candidates(session: Session, now: datetime) -> list[_Candidate]:
                        used.get(s.id, 0),
                        waiting.get(s.name, 0))
             for s, (_, start) in zip(sims, keys)]
+
+
+def _lock_usage(session: Session, keys: list[tuple[int, date]]) -> dict[int, int]:
+    """Parts used per SIM this period, rows locked in SIM order."""
+    return dict(session.execute(
+        select(SimUsage.sim_id, SimUsage.parts)
+        .where(tuple_(SimUsage.sim_id, SimUsage.period_start).in_(keys))
+        .order_by(SimUsage.sim_id)
+        .with_for_update()
+    ).all())
 
 
 def _failed_sims(session: Session, message_ids: list[int]) -> dict[int, set[int]]:
