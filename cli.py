@@ -193,13 +193,16 @@ def sim():
 @click.option("--monthly-limit", type=click.IntRange(min=0), help="SMS parts per billing month.")
 @click.option("--billing-day", type=click.IntRange(1, 28), default=1, show_default=True)
 @click.option("--user", "owner", help="Only this user's messages use the SIM.")
+@click.option("--delivery-reports", is_flag=True,
+              help="Ask the network for delivery reports unless a message says otherwise.")
 @pass_ctx
 @operator_errors
-def sim_add(ctx, name, number, device, connection, simulated, monthly_limit, billing_day, owner):
+def sim_add(ctx, name, number, device, connection, simulated, monthly_limit, billing_day, owner,
+            delivery_reports):
     with ctx.sessions.begin() as session:
         sims.add_sim(session, ctx.settings, name, number, device=device, connection=connection,
                      simulated=simulated, monthly_limit=monthly_limit, billing_day=billing_day,
-                     owner=owner)
+                     owner=owner, delivery_report=delivery_reports)
     click.echo(f"SIM {name} added; its daemon config is {smsd.config_path(ctx.settings, name)}")
 
 
@@ -242,6 +245,18 @@ def sim_disable(ctx, name):
     with ctx.sessions.begin() as session:
         sims.set_enabled(session, name, False)
     click.echo(f"SIM {name} disabled")
+
+
+@sim.command("reports")
+@click.argument("name")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@pass_ctx
+@operator_errors
+def sim_reports(ctx, name, state):
+    """Delivery reports by default for this SIM's messages: on or off."""
+    with ctx.sessions.begin() as session:
+        sims.set_delivery_report(session, name, state == "on")
+    click.echo(f"SIM {name}: delivery reports {state} by default")
 
 
 @sim.command("limit")

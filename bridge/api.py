@@ -90,7 +90,8 @@ def smsc():
     try:
         options = SendOptions(flash=_flag("flash"), attempts=_integer("attempts", 1),
                               delivery_report=True if _flag("dlr") else None)
-        result = _send(authenticate, values["tel"], values["msg"], options, source="smsc")
+        result = _send(authenticate, values.get("tel", ""), values.get("msg", ""), options,
+                       source="smsc")
     except AuthError as exc:
         return _classic_error(None, exc.message, exc.status)
     except AcceptError as exc:
@@ -162,9 +163,7 @@ def _typed(body: dict, name: str, kind: type, default):
 @v1.post("/messages")
 def create_messages():
     key = _bearer_key()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise AcceptError("body", "send a JSON object (Content-Type: application/json)")
+    body = _json_body()
     unknown = set(body) - {"to", "text", "flash", "attempts", "priority", "send_at", "valid_for",
                            "delivery_report", "callback_url"}
     if unknown:

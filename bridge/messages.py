@@ -44,6 +44,8 @@ def message_view(message: Message) -> dict:
         "attempts_allowed": message.attempts_allowed,
         "wait_reason": message.wait_reason,
         "last_error": message.last_error,
+        "delivery_report": message.delivery_report,
+        "delivery_status": message.delivery_status,
         "created_at": _iso(message.created_at),
         "send_at": _iso(message.send_at),
         "expires_at": _iso(message.expires_at),

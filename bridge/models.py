@@ -95,6 +95,7 @@ class Inbox(GammuBase):
     coding: Mapped[str] = mapped_column("Coding", String(32))
     udh: Mapped[str] = mapped_column("UDH", Text)
     sms_class: Mapped[int] = mapped_column("Class", Integer)
+    text_hex: Mapped[str] = mapped_column("Text", Text, default="")
     text_decoded: Mapped[str] = mapped_column("TextDecoded", Text)
     recipient_id: Mapped[str] = mapped_column("RecipientID", Text)
     processed: Mapped[str] = mapped_column("Processed", String(5))

@@ -133,6 +133,8 @@ def create_gammu_account(engine: Engine, user: str, password: str, host: str = "
 
 def bridge_ddl(engine: Engine) -> str:
     """The bridge's DDL as this server would run it (``sql/bridge.sql``)."""
+    with engine.connect():
+        pass    # the dialect learns the server (MariaDB quotes more reserved words)
     statements = []
     for table in Base.metadata.sorted_tables:
         statements.append(str(CreateTable(table).compile(engine)).strip() + ";")

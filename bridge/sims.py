@@ -27,7 +27,7 @@ def period_start(billing_day: int, today: date) -> date:
 def add_sim(session: Session, settings, name: str, number: str, *,
             device: str | None = None, connection: str = "at", simulated: bool = False,
             monthly_limit: int | None = None, billing_day: int = 1,
-            owner: str | None = None) -> Sim:
+            owner: str | None = None, delivery_report: bool = False) -> Sim:
     """Store the SIM and write its gammu-smsd config; the caller commits."""
     if not SIM_NAME.match(name):
         raise UserError("a SIM name is letters, digits, - and _ (up to 64), starting with a letter or digit")
@@ -46,7 +46,8 @@ def add_sim(session: Session, settings, name: str, number: str, *,
     owner_user = get_user(session, owner) if owner else None
     sim = Sim(name=name, number=e164, device=device, connection=None if simulated else connection,
               simulated=simulated, monthly_limit=monthly_limit, billing_day=billing_day,
-              owner_id=owner_user.id if owner_user else None, enabled=True)
+              owner_id=owner_user.id if owner_user else None, enabled=True,
+              delivery_report=delivery_report)
     session.add(sim)
     session.flush()
     smsd.write_config(settings, sim)
@@ -62,6 +63,11 @@ def get_sim(session: Session, name: str) -> Sim:
 
 def set_enabled(session: Session, name: str, enabled: bool) -> None:
     get_sim(session, name).enabled = enabled
+
+
+def set_delivery_report(session: Session, name: str, wanted: bool) -> None:
+    """The default for messages that do not say whether they want a report."""
+    get_sim(session, name).delivery_report = wanted
 
 
 def set_limit(session: Session, name: str, monthly_limit: int | None) -> None:
@@ -105,6 +111,7 @@ def sim_overview(session: Session, *, user: User | None = None,
             "parts_used": used.get(sim.id, 0), "monthly_limit": sim.monthly_limit,
             "period_start": start.isoformat(), "waiting": waiting.get(sim.name, 0),
             "owner": owners.get(sim.owner_id), "simulated": sim.simulated,
+            "delivery_report": sim.delivery_report,
         })
     return result
 

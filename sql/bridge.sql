@@ -48,7 +48,7 @@ CREATE TABLE api_keys (
 CREATE TABLE rules (
 	id INTEGER NOT NULL AUTO_INCREMENT, 
 	user_id INTEGER, 
-	position INTEGER NOT NULL, 
+	`position` INTEGER NOT NULL, 
 	match_kind VARCHAR(8) NOT NULL, 
 	pattern VARCHAR(255) NOT NULL, 
 	action VARCHAR(16) NOT NULL, 
@@ -60,7 +60,7 @@ CREATE TABLE rules (
 	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
-CREATE INDEX ix_rules_position ON rules (position);
+CREATE INDEX ix_rules_position ON rules (`position`);
 
 CREATE TABLE send_requests (
 	id BIGINT NOT NULL AUTO_INCREMENT, 

@@ -109,8 +109,8 @@ def client(app):
 
 @pytest.fixture
 def runner(settings, monkeypatch):
-    for s in ("database_url", "state_dir", "smsdrc_dir", "status_frequency"):
-        monkeypatch.setenv(f"SMSBRIDGE_{s.upper()}", str(getattr(settings, s)))
+    for name, value in settings.__dict__.items():
+        monkeypatch.setenv(f"SMSBRIDGE_{name.upper()}", str(value).lower() if isinstance(value, bool) else str(value))
     return CliRunner()
 
 

@@ -250,3 +250,83 @@ def test_webhook_urls_on_private_addresses_are_refused_unless_allowed():
     with pytest.raises(AcceptError, match="2048"):
         webhooks.check_url("http://example.com/" + "a" * 2048, allow_private=True)
     assert webhooks.check_url("http://127.0.0.1:9/hook", allow_private=True)
+
+
+def test_forward_rules_post_the_text_and_send_it_on(modems, make_user, sessions, settings,
+                                                   receiver):
+    make_user("alice")
+    modems.add("simA", owner="alice")
+    hook = receiver()
+    with sessions.begin() as session:
+        to_url = rules.add_rule(session, settings, login=None, match_kind="keyword", pattern="order",
+                                action="forward_url", argument=hook.url)
+        rules.add_rule(session, settings, login="alice", match_kind="keyword", pattern="order",
+                       action="forward_to", argument="8 916 123-45-67")
+        secret = to_url.secret
+    modems.receive("simA", "+79991112233", "ORDER 42 please")
+    wait_inbound(sessions, settings)
+    with sessions.begin() as session:
+        forwarded = session.scalar(select(Message).where(Message.recipient == "+79161234567"))
+    assert forwarded.text == "From +79991112233: ORDER 42 please"
+    wait_for(lambda: webhook_pass(sessions, settings)["delivered"], what="the forward POST")
+    [post] = hook.requests
+    assert webhooks.verify(secret, post["body"], post["headers"]["X-Smsbridge-Signature"])
+    assert json.loads(post["body"])["data"]["text"] == "ORDER 42 please"
+
+
+def test_stop_is_confirmed_when_a_confirmation_is_configured(modems, make_user, sessions, settings):
+    make_user("alice")
+    modems.add("simA", owner="alice")
+    confirming = settings.__class__(**{**settings.__dict__,
+                                       "opt_out_confirmation": "You are {action}. Text START to undo."})
+    modems.receive("simA", "+79991112233", "СТОП")
+    wait_inbound(sessions, confirming)
+    with sessions.begin() as session:
+        reply = session.scalar(select(Message).where(Message.recipient == "+79991112233"))
+    assert reply.text == "You are unsubscribed. Text START to undo."
+    dispatch_all(sessions, settings)
+    harvest_until(sessions, [reply.id])      # the one text an opted-out number still gets
+
+
+class PartialInbox:
+    """Parts of a long text as gammu-smsd stores them in ``inbox`` (its
+    save_inbox_sms_insert), for the case the daemon itself cannot produce
+    on demand: a part that never arrives."""
+
+    @staticmethod
+    def store(session, sim, sender, udh, text, received_at):
+        from bridge.models import Inbox
+        session.add(Inbox(receiving_datetime=received_at, sender_number=sender,
+                          coding="Default_No_Compression", udh=udh, sms_class=-1,
+                          text_decoded=text, recipient_id=sim, processed="false"))
+
+
+def test_incomplete_long_text_is_kept_as_it_is_after_the_wait(sessions, settings):
+    from datetime import timedelta
+
+    from bridge.users import utcnow
+    long_ago = utcnow() - timedelta(seconds=settings.inbound_part_wait + 5)
+    with sessions.begin() as session:
+        PartialInbox.store(session, "simA", "+79991112233", "050003AA0301", "first part, ", long_ago)
+        PartialInbox.store(session, "simA", "+79991112233", "050003AA0303", "third part", long_ago)
+        PartialInbox.store(session, "simA", "+79991112244", "050003BB0201", "fresh, ", utcnow())
+    with sessions.begin() as session:
+        assert receive(session, settings).messages == 1
+    with sessions.begin() as session:
+        [kept] = session.scalars(select(InboundMessage)).all()
+    assert (kept.text, kept.parts, kept.complete) == ("first part, third part", 2, False)
+
+
+def test_sim_default_asks_for_delivery_reports(runner, modems, make_user, sessions, settings):
+    from tests.test_cli import invoke
+    make_user("alice")
+    modems.add("simA")
+    assert invoke(runner, "sim", "reports", "simA", "on").exit_code == 0
+    queue(sessions, settings, "alice", "+79991112233", "report me")
+    queue(sessions, settings, "alice", "+79991112244", "do not", delivery_report=False)
+    dispatch_all(sessions, settings)
+    with sessions.begin() as session:
+        rows = dict(session.execute(select(Outbox.destination_number, Outbox.delivery_report)).all()
+                    or session.execute(select(SentItem.destination_number, SentItem.status)).all())
+    assert rows.get("+79991112233") in ("yes", "SendingOK")
+    assert rows.get("+79991112244") in ("no", "SendingOKNoReport")
