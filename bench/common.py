@@ -224,6 +224,9 @@ class Bench:
             value = getattr(self.settings, field.name)
             if value is not None and value != "":
                 env[f"SMSBRIDGE_{field.name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+        # The repo root on the path: `admin/` (imported by bridge.web) is not in
+        # an editable install made before pyproject listed it.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         env.update({k: str(v) for k, v in extra.items()})
         return env
 
@@ -288,9 +291,15 @@ def today() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d")
 
 
+def machine() -> str:
+    """Cores and load: other work on the box skews every figure."""
+    one, five, _ = os.getloadavg()
+    return f"{os.cpu_count()} cores, load avg {one:.1f} (1 min) {five:.1f} (5 min) at the end"
+
+
 def mean(values) -> float:
     return statistics.fmean(values) if values else float("nan")
 
 
 __all__ = ["Bench", "log", "pct", "table", "recipient", "free_port", "today", "mean",
-           "make_url", "PASSWORD"]
+           "make_url", "PASSWORD", "machine"]
