@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
 
+from . import reports  # noqa: F401 - its report_cells table is created with the others
 from .models import GAMMU_SCHEMA_VERSION, Base, GammuBase, GammuVersion
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"

@@ -70,6 +70,18 @@ def set_delivery_report(session: Session, name: str, wanted: bool) -> None:
     get_sim(session, name).delivery_report = wanted
 
 
+def set_billing_day(session: Session, name: str, billing_day: int) -> None:
+    """A new billing day starts a new usage period from the next pass on."""
+    if not 1 <= billing_day <= 28:
+        raise UserError("billing day must be between 1 and 28 (every month has it)")
+    get_sim(session, name).billing_day = billing_day
+
+
+def set_owner(session: Session, name: str, owner: str | None) -> None:
+    """``owner`` None: the SIM serves every user."""
+    get_sim(session, name).owner_id = get_user(session, owner).id if owner else None
+
+
 def set_limit(session: Session, name: str, monthly_limit: int | None) -> None:
     if monthly_limit is not None and monthly_limit < 0:
         raise UserError("monthly limit must be 0 or more parts")

@@ -6,6 +6,8 @@ from flask import Flask, g, jsonify, request
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
+from admin import init_admin
+
 from .config import load_settings
 from .db import make_engine, make_session_factory
 
@@ -50,4 +52,5 @@ def create_app(settings=None, engine=None) -> Flask:
     from .api import classic, v1
     app.register_blueprint(classic)
     app.register_blueprint(v1)
+    init_admin(app)
     return app

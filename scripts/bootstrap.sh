@@ -47,7 +47,8 @@ smsbridge_bootstrap() (
 
   # 1. System packages.
   if [ "$SKIP_APT" != 1 ]; then
-    pkgs=(gammu-smsd gammu curl)
+    # chromium (+ a font for its screenshots): the admin's browser tests.
+    pkgs=(gammu-smsd gammu curl chromium fonts-dejavu-core)
     # Debian's python3 passes `venv --help` without python3-venv; a missing ensurepip tells.
     { python3 -m venv --help && python3 -c 'import ensurepip'; } >/dev/null 2>&1 || pkgs+=(python3-venv)
     apt_install "${pkgs[@]}"

@@ -22,6 +22,17 @@ CREATE TABLE opt_outs (
 	PRIMARY KEY (phone)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE report_cells (
+	id INTEGER NOT NULL AUTO_INCREMENT, 
+	`position` INTEGER NOT NULL, 
+	title VARCHAR(200) NOT NULL, 
+	kind VARCHAR(16) NOT NULL, 
+	query TEXT NOT NULL, 
+	chart VARCHAR(8) NOT NULL, 
+	updated_at DATETIME NOT NULL, 
+	PRIMARY KEY (id)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
 CREATE TABLE users (
 	id INTEGER NOT NULL AUTO_INCREMENT, 
 	login VARCHAR(64) NOT NULL, 

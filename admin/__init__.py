@@ -1,0 +1,93 @@
+"""The web admin at /admin: dashboard, message archive, send form, users,
+SIMs, opt-outs and the reports notebook.
+
+``init_admin(app)`` mounts it as a Flask app of its own under /admin of the
+API's app (one WSGI app to serve, one process). Kept apart because its
+concerns are not the API's: it has cookie sessions, CSRF tokens on every
+form and HTML error pages, while the JSON API and /smsc authenticate each
+request, need no CSRF token (no cookie for a forged request to ride on)
+and answer errors in JSON. Both share the engine and the settings.
+
+Logins are the API's users (password); a user sees their own messages and
+the SIMs they may use, an admin everything.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g, render_template
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+import bridge.reports  # noqa: F401 - registers the report_cells table on Base.metadata
+
+from .auth import SESSION_LIFETIME, LoginThrottle, LoginView, current_user, secret_key
+from .dashboard import DashboardView
+from .manage import OptOutsView, SimsView, UsersView
+from .messages import MessagesView
+from .notebook import NotebookView
+from .send import SendView
+
+URL = "/admin"
+
+
+def init_admin(app: Flask) -> Flask:
+    """Mount the admin under /admin of ``app``; return the admin's own app."""
+    admin_app = create_admin_app(app.config["SMSBRIDGE_SETTINGS"], app.extensions["smsbridge"])
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {URL: admin_app})
+    return admin_app
+
+
+def create_admin_app(settings, smsbridge: dict) -> Flask:
+    """``smsbridge``: the API app's {"engine", "sessions"}, shared."""
+    app = Flask(__name__)
+    app.config["SMSBRIDGE_SETTINGS"] = settings
+    app.extensions["smsbridge"] = smsbridge
+    app.extensions["smsbridge_admin"] = {"throttle": LoginThrottle()}
+    app.secret_key = secret_key(settings)
+    app.config.update(
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_PATH=URL,
+        WTF_CSRF_TIME_LIMIT=int(SESSION_LIFETIME.total_seconds()),
+    )
+    CSRFProtect(app)                     # every POST of this app needs the token
+
+    @app.before_request
+    def _open_session():
+        g.db_session = smsbridge["sessions"]()
+
+    @app.teardown_request
+    def _close_session(_exc):
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    @app.errorhandler(CSRFError)
+    def _csrf_refused(exc: CSRFError):
+        return render_template("smsbridge/refused.html", reason=exc.description), 400
+
+    app.jinja_env.filters["utc"] = _utc
+    app.jinja_env.globals["admin_user"] = current_user
+
+    admin = Admin(app, name="smsbridge", url="/", theme=Bootstrap4Theme(swatch="default"),
+                  index_view=DashboardView(name="Dashboard", url="/"))
+    admin.add_view(MessagesView(name="Messages", endpoint="messages"))
+    admin.add_view(SendView(name="Send", endpoint="send"))
+    admin.add_view(UsersView(name="Users", endpoint="users"))
+    admin.add_view(SimsView(name="SIMs", endpoint="sims"))
+    admin.add_view(OptOutsView(name="Opt-outs", endpoint="optouts"))
+    admin.add_view(NotebookView(name="Reports", endpoint="notebook"))
+    admin.add_view(LoginView(name="Log in", endpoint="login"))
+    return app
+
+
+def _utc(value) -> str:
+    """Naive UTC datetimes (or ISO strings from message_view) for people."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        return value.replace("T", " ").rstrip("Z")[:19] + " UTC"
+    return value.strftime("%Y-%m-%d %H:%M:%S") + " UTC"

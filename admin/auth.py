@@ -1,0 +1,183 @@
+"""Who is looking at the admin: the session cookie, the secret that signs
+it, the login page and a brake on password guessing."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import secrets
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, g, redirect, request, session, url_for
+from flask_admin import BaseView, expose
+from sqlalchemy import select
+
+from bridge.models import User
+from bridge.users import AuthError, authenticate_password
+
+SESSION_LIFETIME = timedelta(hours=8)
+
+
+def secret_key(settings) -> str:
+    """settings.secret_key, or one generated once into <state_dir>/secret_key
+    (0600). Every web process of the host must sign with the same key, so
+    the file is created atomically: the first process writes it, the others
+    read what it wrote."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.state_dir) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(scratch, path)       # fails if another process won the race
+        except FileExistsError:
+            pass
+        finally:
+            scratch.unlink()
+    return path.read_text(encoding="utf-8").strip()
+
+
+class LoginThrottle:
+    """Failed logins per client address. After ``free`` failures each
+    further one locks the address out for twice as long as the last (1 s,
+    2 s, 4 s … up to ``longest``); a success forgets the address.
+
+    Kept in this process's memory: every gunicorn worker counts on its own
+    and a restart forgets, so N workers allow N times the guesses. It slows
+    guessing down; it is not an account lockout."""
+
+    def __init__(self, free: int = 5, longest: float = 900.0, clock=time.monotonic,
+                 max_addresses: int = 10_000):
+        self.free = free
+        self.longest = longest
+        self.clock = clock
+        self.max_addresses = max_addresses
+        self._failures: dict[str, tuple[int, float]] = {}   # address -> (count, locked until)
+        self._lock = threading.Lock()
+
+    def wait_seconds(self, address: str) -> int:
+        """Seconds until this address may try again; 0 = now."""
+        with self._lock:
+            _, until = self._failures.get(address, (0, 0.0))
+        return max(0, math.ceil(until - self.clock()))
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            count, _ = self._failures.get(address, (0, 0.0))
+            count += 1
+            delay = 0.0 if count <= self.free else min(2.0 ** (count - self.free - 1), self.longest)
+            self._failures[address] = (count, self.clock() + delay)
+            if len(self._failures) > self.max_addresses:
+                self._forget_oldest()
+
+    def succeeded(self, address: str) -> None:
+        with self._lock:
+            self._failures.pop(address, None)
+
+    def _forget_oldest(self) -> None:
+        # Bounded memory under a spray of addresses: drop the earliest locks.
+        for address, _ in sorted(self._failures.items(), key=lambda kv: kv[1][1])[:len(self._failures) // 10]:
+            del self._failures[address]
+
+
+def _fingerprint(user: User) -> str:
+    # A new password (or a reset by an admin) changes the hash, and with it
+    # this value: every session opened with the old password ends.
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def current_user() -> User | None:
+    """The logged-in user of this request, checked against the database:
+    a blocked user, a changed password or an expired session logs out."""
+    if "admin_user" in g:
+        return g.admin_user
+    g.admin_user = None
+    user_id = session.get("uid")
+    if user_id is not None:
+        expired = time.time() - session.get("since", 0) > SESSION_LIFETIME.total_seconds()
+        with g.db_session.begin():
+            user = g.db_session.scalar(select(User).where(User.id == user_id))
+        if user is None or user.blocked or expired or session.get("pw") != _fingerprint(user):
+            session.clear()
+        else:
+            g.admin_user = user
+    return g.admin_user
+
+
+def login(user: User) -> None:
+    session.clear()                     # nothing from before the login carries over
+    session.permanent = True
+    session.update(uid=user.id, pw=_fingerprint(user), since=time.time())
+    g.admin_user = user
+
+
+class SecureView(BaseView):
+    """A page for logged-in users; ``admin_only`` pages for admins."""
+
+    admin_only = False
+
+    def is_accessible(self) -> bool:
+        user = current_user()
+        return user is not None and (user.is_admin or not self.admin_only)
+
+    def is_visible(self) -> bool:
+        return self.is_accessible()
+
+    def inaccessible_callback(self, name, **kwargs):
+        if current_user() is None:
+            return redirect(url_for("login.index", next=request.script_root + request.full_path))
+        return self.render("smsbridge/problem.html", title="Not allowed",
+                           problem="This page is for administrators."), 403
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path on this site: an absolute URL here would make the login
+    # page an open redirect.
+    parts = urlsplit(target or "")
+    if not target or parts.scheme or parts.netloc or not target.startswith("/"):
+        return url_for("admin.index")
+    return target
+
+
+class LoginView(BaseView):
+    def is_visible(self) -> bool:
+        return False
+
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        throttle: LoginThrottle = current_app.extensions["smsbridge_admin"]["throttle"]
+        address = request.remote_addr or "?"
+        error = None
+        if request.method == "POST":
+            wait = throttle.wait_seconds(address)
+            if wait:
+                error = f"Too many failed logins from your address; try again in {wait} s."
+            else:
+                try:
+                    with g.db_session.begin():
+                        user = authenticate_password(g.db_session, request.form.get("login", ""),
+                                                     request.form.get("password", ""))
+                except AuthError as exc:
+                    throttle.failed(address)
+                    error = "Wrong login or password." if exc.status == 401 else exc.message.capitalize() + "."
+                else:
+                    throttle.succeeded(address)
+                    login(user)
+                    return redirect(_safe_next(request.args.get("next")))
+        return self.render("smsbridge/login.html", error=error,
+                           login_name=request.form.get("login", "")), 401 if error else 200
+
+    @expose("/logout", methods=("POST",))
+    def logout(self):
+        session.clear()
+        flash("You are logged out.", "info")
+        return redirect(url_for("login.index"))

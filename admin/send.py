@@ -1,0 +1,66 @@
+"""The send form: the same accept() as the API, with errors shown next to
+the field they name."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+from flask_admin import expose
+
+from bridge import encoding, wake
+from bridge.accept import AcceptError, SendOptions, accept
+from bridge.users import AuthError
+
+from .auth import SecureView, current_user
+from .common import db, settings
+
+FIELDS = ("to", "text", "attempts", "report")
+# The form's choice -> SendOptions.delivery_report (None: the SIM's setting).
+DELIVERY_REPORT = {"default": None, "yes": True, "no": False}
+
+
+class SendView(SecureView):
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        form = {"to": "", "text": "", "attempts": "1", "flash": False, "report": "default"}
+        errors: dict[str, str] = {}
+        accepted = None
+        if request.method == "POST":
+            form = {"to": request.form.get("to", ""), "text": request.form.get("text", ""),
+                    "attempts": request.form.get("attempts", "1"),
+                    "flash": request.form.get("flash") == "on",
+                    "report": request.form.get("report", "default")}
+            try:
+                accepted = self._send(form)
+            except AcceptError as exc:
+                errors[exc.field if exc.field in FIELDS else "form"] = exc.message
+            except AuthError as exc:
+                errors["form"] = exc.message
+        status = 400 if errors else 200
+        return self.render("smsbridge/send.html", form=form, errors=errors, accepted=accepted,
+                           max_attempts=settings().max_attempts), status
+
+    def _send(self, form: dict):
+        try:
+            attempts = int(form["attempts"])
+        except ValueError:
+            raise AcceptError("attempts", "must be a whole number") from None
+        if form["report"] not in DELIVERY_REPORT:
+            raise AcceptError("report", "choose the SIM's default, yes or no")
+        options = SendOptions(flash=form["flash"], attempts=attempts,
+                              delivery_report=DELIVERY_REPORT[form["report"]])
+        with db().begin():
+            result = accept(db(), current_user(), form["to"], form["text"], options,
+                            settings=settings(), source="admin")
+        wake.notify(settings())
+        return result
+
+    @expose("/describe", methods=("POST",))
+    def describe(self):
+        """Encoding and parts exactly as dispatch will split the text (the
+        page's own counter is an instant estimate)."""
+        text = (request.get_json(silent=True) or {}).get("text", "")
+        if not isinstance(text, str) or len(text) > settings().max_parts * 160 * 2:
+            return jsonify({"error": "text too long"}), 400
+        if not text:
+            return jsonify({"encoding": "GSM-7", "parts": 0, "characters": 0})
+        return jsonify(encoding.describe(text))

@@ -1,0 +1,344 @@
+"""The reports notebook: ordered cells, each a saved read-only SQL query or
+a built-in report, and the one way to run them.
+
+Cell SQL is written by admins and runs as written, on purpose. Two guards
+keep it to reading: a cheap check (one statement, SELECT or WITH, no
+``INTO OUTFILE``/locking reads) that gives a clear message, and the real one,
+a ``START TRANSACTION READ ONLY`` in which the server itself refuses any
+write. A statement time limit and a row cap bound what a query can cost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from collections import Counter
+from datetime import datetime
+from decimal import Decimal
+
+import phonenumbers
+from sqlalchemy import DateTime, Engine, MetaData, String, Table, Text, func, inspect, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .models import Base, Message, MessageStatus
+from .sims import sim_overview
+from .users import utcnow
+
+ROW_CAP = 1000
+TIME_LIMIT_SECONDS = 10
+CHARTS = ("", "bar", "line")
+KINDS = ("sql", "builtin")
+INBOUND_TABLE = "inbound_messages"
+
+# MariaDB/MySQL error numbers the notebook explains in words.
+_READ_ONLY_REFUSED = 1792
+_TIME_LIMIT_HIT = (1969, 3024)
+
+
+class ReportError(ValueError):
+    """A cell cannot run; the message says why in words an admin can act on."""
+
+
+class ReportCell(Base):
+    __tablename__ = "report_cells"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(default=0)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16), default="sql")      # sql | builtin
+    query: Mapped[str] = mapped_column(Text)                          # SQL, or the builtin's name
+    chart: Mapped[str] = mapped_column(String(8), default="")         # '' | bar | line
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+@dataclasses.dataclass
+class CellResult:
+    columns: list[str] = dataclasses.field(default_factory=list)
+    rows: list[tuple] = dataclasses.field(default_factory=list)
+    truncated: bool = False
+    error: str | None = None      # the cell could not run
+    note: str | None = None       # it ran, with something to say
+    seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------
+# SQL cells
+
+_FIRST_WORD = re.compile(r"\s*([A-Za-z]+)")
+# Reads the read-only transaction does not stop: files on the DB server
+# (an account with the FILE privilege) and row locks that would stall dispatch.
+_FORBIDDEN = re.compile(r"\binto\s+(outfile|dumpfile)\b|\bload_file\s*\(|\bfor\s+update\b"
+                        r"|\block\s+in\s+share\s+mode\b|\bfor\s+share\b", re.IGNORECASE)
+
+
+def check_read_only_sql(sql: str) -> str:
+    """The statement to run, or ReportError. Against writes it is not the
+    security boundary (the read-only transaction is): it turns obvious
+    mistakes into clear words. It alone stops file reads and locking reads."""
+    statement = (sql or "").strip()
+    if statement.endswith(";"):
+        statement = statement[:-1].rstrip()
+    if not statement:
+        raise ReportError("the cell has no query")
+    if ";" in statement:
+        raise ReportError("refused: one statement per cell (no ';' inside the query)")
+    first = _FIRST_WORD.match(statement)
+    if not first or first.group(1).lower() not in ("select", "with"):
+        raise ReportError("refused: the notebook only reads; a query starts with SELECT or WITH")
+    if _FORBIDDEN.search(statement):
+        raise ReportError("refused: INTO OUTFILE/DUMPFILE, LOAD_FILE and locking reads are not allowed")
+    return statement
+
+
+def run_sql(engine: Engine, sql: str, *, row_cap: int = ROW_CAP,
+            time_limit: int = TIME_LIMIT_SECONDS) -> CellResult:
+    started = time.monotonic()
+    try:
+        statement = check_read_only_sql(sql)
+        columns, rows, truncated = _read_only(engine, statement, row_cap, time_limit)
+    except ReportError as exc:
+        return CellResult(error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - any DB error is shown to the admin
+        return CellResult(error=_explain(exc), seconds=time.monotonic() - started)
+    return CellResult(columns, rows, truncated, seconds=time.monotonic() - started)
+
+
+def _read_only(engine: Engine, statement: str, row_cap: int, time_limit: int):
+    # The raw DBAPI cursor runs the text exactly as written: SQLAlchemy's
+    # text() would read ":name" inside string literals as bind parameters.
+    # The session limits are reset before the connection goes back to the
+    # pool; if anything fails half-way the connection is discarded instead.
+    connection = engine.raw_connection()
+    clean = False
+    try:
+        cursor = connection.cursor()
+        if engine.dialect.is_mariadb:
+            cursor.execute("SET SESSION max_statement_time = %s", (time_limit,))
+        else:
+            cursor.execute("SET SESSION max_execution_time = %s", (time_limit * 1000,))
+        # The server stops sending rows after the cap; fetchmany holds to it too.
+        cursor.execute("SET SESSION sql_select_limit = %s", (row_cap + 1,))
+        cursor.execute("START TRANSACTION READ ONLY")
+        cursor.execute(statement, None)
+        columns = [d[0] for d in cursor.description or ()]
+        rows = [tuple(row) for row in cursor.fetchmany(row_cap + 1)] if columns else []
+        cursor.execute("ROLLBACK")
+        cursor.execute("SET SESSION sql_select_limit = DEFAULT")
+        cursor.execute("SET SESSION max_statement_time = DEFAULT" if engine.dialect.is_mariadb
+                       else "SET SESSION max_execution_time = DEFAULT")
+        cursor.close()
+        clean = True
+    finally:
+        if not clean:
+            connection.invalidate()
+        connection.close()
+    return columns, rows[:row_cap], len(rows) > row_cap
+
+
+def _explain(exc: Exception) -> str:
+    code = _error_code(exc)
+    if code == _READ_ONLY_REFUSED:
+        return "refused: the notebook only reads, and this query tried to write"
+    if code in _TIME_LIMIT_HIT:
+        return f"stopped: the query ran longer than {TIME_LIMIT_SECONDS} s"
+    detail = getattr(exc, "orig", exc)
+    args = getattr(detail, "args", ())
+    return f"the query failed: {args[1] if len(args) > 1 else detail}"
+
+
+def _error_code(exc: Exception) -> int | None:
+    args = getattr(getattr(exc, "orig", exc), "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+# --------------------------------------------------------------------------
+# Built-in reports: Python where SQL alone cannot say it well
+
+def _parts_per_sim(session: Session, _engine: Engine, row_cap: int) -> CellResult:
+    sims = sim_overview(session)
+    return CellResult(["sim", "parts_used", "monthly_limit", "period_start"],
+                      [(s["name"], s["parts_used"], s["monthly_limit"], s["period_start"])
+                       for s in sims[:row_cap]], truncated=len(sims) > row_cap)
+
+
+def _delivery_by_prefix(session: Session, _engine: Engine, row_cap: int) -> CellResult:
+    """Operators own number ranges: the first national digits after the
+    country code (RU +7 9xx) tell them apart well enough."""
+    rows = session.execute(
+        select(Message.recipient, Message.status, func.count())
+        .where(Message.status.in_(_FINISHED)).group_by(Message.recipient, Message.status)).all()
+    totals: Counter = Counter()
+    sent: Counter = Counter()
+    delivered: Counter = Counter()
+    for recipient, status, count in rows:
+        prefix = operator_prefix(recipient)
+        totals[prefix] += count
+        sent[prefix] += count if status in _LEFT_THE_MODEM else 0
+        delivered[prefix] += count if status == MessageStatus.DELIVERED else 0
+    ordered = sorted(totals, key=lambda p: (-totals[p], p))
+    return CellResult(["prefix", "messages", "sent_pct", "delivered_pct"],
+                      [(p, totals[p], _pct(sent[p], totals[p]), _pct(delivered[p], totals[p]))
+                       for p in ordered[:row_cap]], truncated=len(ordered) > row_cap)
+
+
+def operator_prefix(e164: str, digits: int = 3) -> str:
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return "unknown"
+    return f"+{number.country_code} {str(number.national_number)[:digits]}"
+
+
+def _pct(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 1) if whole else 0.0
+
+
+def _inbound_keywords(session: Session, engine: Engine, row_cap: int) -> CellResult:
+    connection = session.connection()
+    if not inspect(connection).has_table(INBOUND_TABLE):
+        return CellResult(note=f"No inbound messages yet: the {INBOUND_TABLE} table does not exist "
+                               "in this database. This cell will work once incoming texts are stored.")
+    table = Table(INBOUND_TABLE, MetaData(), autoload_with=connection)
+    text_column = next((table.c[name] for name in ("text", "body") if name in table.c), None)
+    if text_column is None:
+        return CellResult(note=f"{INBOUND_TABLE} has no text column to take keywords from.")
+    keywords: Counter = Counter()
+    for (text,) in session.execute(select(text_column).limit(100_000)):
+        words = (text or "").split()
+        if words:
+            keywords[words[0].upper()[:32]] += 1
+    if not keywords:
+        return CellResult(note="No inbound messages yet: nothing has been received.")
+    return CellResult(["keyword", "messages"], keywords.most_common(min(row_cap, 20)))
+
+
+_FINISHED = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED,
+             MessageStatus.FAILED)
+_LEFT_THE_MODEM = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED)
+
+BUILTINS = {
+    "parts_per_sim": _parts_per_sim,
+    "delivery_by_prefix": _delivery_by_prefix,
+    "inbound_keywords": _inbound_keywords,
+}
+
+
+def run_builtin(session: Session, engine: Engine, name: str, *, row_cap: int = ROW_CAP) -> CellResult:
+    report = BUILTINS.get(name)
+    if report is None:
+        return CellResult(error=f"no built-in report {name!r}")
+    started = time.monotonic()
+    with session.begin():
+        result = report(session, engine, row_cap)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def run_cell(session: Session, engine: Engine, cell: ReportCell, *, row_cap: int = ROW_CAP) -> CellResult:
+    if cell.kind == "builtin":
+        return run_builtin(session, engine, cell.query, row_cap=row_cap)
+    return run_sql(engine, cell.query, row_cap=row_cap)
+
+
+def display_value(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+    return str(value)
+
+
+# --------------------------------------------------------------------------
+# Storing cells
+
+STARTER_CELLS = (
+    ("Parts per SIM this billing month", "builtin", "parts_per_sim", "bar"),
+    ("Delivery rate per SIM", "sql",
+     "SELECT s.name AS sim, COUNT(*) AS messages,\n"
+     "       ROUND(100 * SUM(m.status IN ('sent', 'delivered', 'undelivered')) / COUNT(*), 1) AS sent_pct,\n"
+     "       ROUND(100 * SUM(m.status = 'delivered') / COUNT(*), 1) AS delivered_pct\n"
+     "FROM messages m JOIN sims s ON s.id = m.sim_id\n"
+     "WHERE m.status IN ('sent', 'delivered', 'undelivered', 'failed')\n"
+     "GROUP BY s.name ORDER BY s.name", ""),
+    ("Delivery rate per operator prefix", "builtin", "delivery_by_prefix", ""),
+    ("Busiest hours (UTC, last 30 days)", "sql",
+     "SELECT HOUR(created_at) AS hour, COUNT(*) AS messages\n"
+     "FROM messages WHERE created_at >= NOW() - INTERVAL 30 DAY\n"
+     "GROUP BY HOUR(created_at) ORDER BY hour", "bar"),
+    ("Messages accepted per day (last 30 days)", "sql",
+     "SELECT DATE(created_at) AS day, COUNT(*) AS messages\n"
+     "FROM messages WHERE created_at >= CURDATE() - INTERVAL 29 DAY\n"
+     "GROUP BY DATE(created_at) ORDER BY day", "line"),
+    ("Top inbound keywords", "builtin", "inbound_keywords", "bar"),
+)
+
+
+def list_cells(session: Session) -> list[ReportCell]:
+    return list(session.scalars(select(ReportCell).order_by(ReportCell.position, ReportCell.id)))
+
+
+def ensure_starter_cells(session: Session) -> None:
+    """The first visit finds a notebook with useful cells. Caller commits."""
+    if session.scalar(select(func.count()).select_from(ReportCell)):
+        return
+    now = utcnow()
+    for position, (title, kind, query, chart) in enumerate(STARTER_CELLS):
+        session.add(ReportCell(position=position, title=title, kind=kind, query=query,
+                               chart=chart, updated_at=now))
+    session.flush()
+
+
+def save_cell(session: Session, cell_id: int | None, *, title: str, query: str,
+              chart: str, kind: str = "sql") -> ReportCell:
+    """Add (``cell_id`` None) or edit a cell. A built-in keeps its report;
+    only its title and chart change. Caller commits."""
+    title = (title or "").strip()
+    if not 1 <= len(title) <= 200:
+        raise ReportError("a title is 1-200 characters")
+    if chart not in CHARTS:
+        raise ReportError("chart is none, bar or line")
+    if cell_id is None:
+        if kind not in KINDS or (kind == "builtin" and query not in BUILTINS):
+            raise ReportError("unknown kind of cell")
+        last = session.scalar(select(func.max(ReportCell.position))) or 0
+        cell = ReportCell(position=last + 1, kind=kind, query="")
+        session.add(cell)
+    else:
+        cell = get_cell(session, cell_id)
+    if cell.kind == "sql":
+        check_read_only_sql(query)
+        cell.query = query.strip()
+    elif cell_id is None:
+        cell.query = query
+    cell.title, cell.chart, cell.updated_at = title, chart, utcnow()
+    session.flush()
+    return cell
+
+
+def get_cell(session: Session, cell_id: int) -> ReportCell:
+    cell = session.get(ReportCell, cell_id)
+    if cell is None:
+        raise ReportError(f"no cell {cell_id}")
+    return cell
+
+
+def delete_cell(session: Session, cell_id: int) -> None:
+    session.delete(get_cell(session, cell_id))
+    session.flush()
+
+
+def move_cell(session: Session, cell_id: int, step: int) -> None:
+    """Swap with the neighbour above (step -1) or below (+1); positions are
+    renumbered 0..n so they stay dense whatever happened before."""
+    cells = list_cells(session)
+    index = next((i for i, c in enumerate(cells) if c.id == cell_id), None)
+    if index is None:
+        raise ReportError(f"no cell {cell_id}")
+    other = index + step
+    if 0 <= other < len(cells):
+        cells[index], cells[other] = cells[other], cells[index]
+    for position, cell in enumerate(cells):
+        cell.position = position
+    session.flush()

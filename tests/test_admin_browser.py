@@ -1,0 +1,234 @@
+"""The web admin in a real browser (Debian's chromium, driven by
+Playwright) against the real server: `smsbridge run` as a subprocess, so
+the worker inside it dispatches to real gammu-smsd daemons and harvests.
+
+One server and one browser serve the whole module (starting them is the
+slow part); every test gets a fresh browser context, i.e. no cookies.
+Set SMSBRIDGE_SCREENSHOTS=docs to refresh the README's screenshots.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+import bridge.reports  # noqa: F401 - the report_cells table must exist before `engine` creates tables
+from bridge.models import Message
+from tests.conftest import wait_for
+
+CHROMIUM = "/usr/bin/chromium"
+# No downloads, no phoning home: the test machine may have no internet.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = os.environ.get("SMSBRIDGE_SCREENSHOTS")
+XSS = "<img src=x onerror=alert(1)>"
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                reason="needs Debian's chromium (scripts/bootstrap.sh installs it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(settings, engine):
+    port = _free_port()
+    env = {**os.environ, **{f"SMSBRIDGE_{k.upper()}": str(v) for k, v in settings.__dict__.items()}}
+    process = subprocess.Popen([sys.executable, "-m", "cli", "run", "--host", "127.0.0.1",
+                                "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def listening():
+        try:
+            return urllib.request.urlopen(f"{base}/healthz", timeout=1).status == 200
+        except OSError:
+            return process.poll() is not None and pytest.fail(process.stdout.read().decode())
+    try:
+        wait_for(listening, timeout=30, interval=0.2, what="smsbridge run to listen")
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.dialogs = []       # any alert() the page manages to run lands here
+
+    def on_dialog(dialog):
+        page.dialogs.append(dialog.message)
+        dialog.dismiss()
+    page.on("dialog", on_dialog)
+    yield page
+    context.close()
+
+
+def log_in(page, user: dict) -> None:
+    page.goto("/admin/")
+    page.fill("#login", user["login"])
+    page.fill("#password", user["password"])
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Log out")
+
+
+def screenshot(page, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"admin-{name}.png"), full_page=True)
+
+
+def send_from_form(page, to: str, text: str) -> list[int]:
+    page.goto("/admin/send/")
+    page.fill("#to", to)
+    page.fill("#text", text)
+    page.click("#send")
+    links = page.locator("#accepted a.accepted-id")
+    links.first.wait_for()
+    return [int(t.lstrip("#")) for t in links.all_inner_texts()]
+
+
+def message_count(sessions) -> int:
+    with sessions.begin() as session:
+        return session.scalar(select(func.count()).select_from(Message))
+
+
+def test_send_form_to_two_numbers_and_watch_them_reach_sent(page, make_user, modems):
+    user = make_user(admin=True)
+    modems.add("simA", limit=500)
+    modems.add("simB", start=False)          # no daemon: an unhealthy card on the dashboard
+    log_in(page, user)
+    page.goto("/admin/send/")
+    page.fill("#to", "+79991234567\n+79991234568")
+    page.fill("#text", "Привет! Power is back.")
+    page.wait_for_function("document.getElementById('counter').textContent.includes('UCS-2 · 1 part')")
+    screenshot(page, "send")
+    page.click("#send")
+    page.locator("#accepted a.accepted-id").first.wait_for()
+    ids = [int(t.lstrip("#")) for t in page.locator("#accepted a.accepted-id").all_inner_texts()]
+    assert len(ids) == 2
+
+    def both_sent():
+        page.goto("/admin/messages/")
+        return all(page.inner_text(f'tr[data-id="{i}"] .status') == "sent" for i in ids)
+    wait_for(both_sent, timeout=30, interval=0.5, what="both messages to show as sent")
+    screenshot(page, "archive")
+    page.goto(f"/admin/messages/{ids[0]}")
+    assert page.locator("#parts tbody tr").first.inner_text().count("SendingOK") == 1
+    assert "sent" in page.inner_text("#timeline")
+    screenshot(page, "message")
+    page.goto("/admin/")
+    assert page.locator('.sim-card[data-sim="simA"]').inner_text().count("2 / 500") == 1
+    screenshot(page, "dashboard")
+
+
+def test_a_user_cannot_open_another_users_message_by_url(page, browser, server, make_user, modems):
+    alice, bob = make_user("alice"), make_user("bob")
+    modems.add("simA", start=False)
+    log_in(page, bob)
+    [bobs] = send_from_form(page, "+79991234567", "for bob's eyes only")
+    other = browser.new_context(base_url=server).new_page()
+    log_in(other, alice)
+    response = other.goto(f"/admin/messages/{bobs}")
+    assert response.status == 404
+    assert "for bob's eyes only" not in other.content()
+    other.goto("/admin/messages/")
+    assert other.locator(f'tr[data-id="{bobs}"]').count() == 0
+    other.context.close()
+
+
+def test_html_in_a_message_shows_as_text_on_every_page(page, make_user, modems):
+    user = make_user(admin=True)
+    modems.add("simA", start=False)
+    log_in(page, user)
+    [message_id] = send_from_form(page, "+79991234567", XSS)
+    pages = ["/admin/messages/", f"/admin/messages/{message_id}", f"/admin/messages/?q={XSS}"]
+    for path in pages:
+        page.goto(path)
+        assert page.get_by_text(XSS).first.is_visible(), path
+        assert page.locator("img[src=x]").count() == 0, path
+    page.goto("/admin/notebook/new")
+    page.fill("#title", XSS)
+    page.fill("#query", "SELECT text, recipient FROM messages")
+    page.click("#save-cell")
+    cell = page.locator(".cell").last
+    cell.locator("button.run").click()
+    cell = page.locator(".cell").last
+    cell.locator(".result-table").wait_for()
+    assert cell.locator(".result-table td").first.inner_text() == XSS
+    assert XSS in cell.locator("h5").inner_text()
+    assert page.locator("img[src=x]").count() == 0
+    assert page.dialogs == []
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused(page, make_user, modems, sessions):
+    user = make_user()
+    modems.add("simA", start=False)
+    log_in(page, user)
+    page.goto("/admin/send/")
+    page.fill("#to", "+79991234567")
+    page.fill("#text", "forged")
+    page.eval_on_selector("#send-form input[name=csrf_token]", "e => e.remove()")
+    page.click("#send")
+    assert "Request refused" in page.inner_text("h1")
+    assert message_count(sessions) == 0
+
+
+def test_a_notebook_cell_runs_and_shows_a_table_and_a_chart(page, make_user, modems):
+    user = make_user(admin=True)
+    modems.add("simA", start=False)
+    log_in(page, user)
+    send_from_form(page, "+79991234567, +79991234568, +79031234567", "report me")
+    page.goto("/admin/notebook/")
+    cell = page.locator('.cell[data-title^="Busiest hours"]')
+    cell.locator("button.run").click()
+    cell = page.locator('.cell[data-title^="Busiest hours"]')
+    cell.locator(".result-table").wait_for()
+    assert cell.locator(".result-table tbody tr").count() == 1
+    assert cell.locator(".result-table tbody td").nth(1).inner_text() == "3"
+    assert cell.locator(".chart svg rect").count() == 1
+    page.click("#run-all")
+    page.locator(".result").first.wait_for()
+    assert page.locator(".cell-error").count() == 0
+    assert "No inbound messages yet" in page.locator('.cell[data-title="Top inbound keywords"]').inner_text()
+    screenshot(page, "notebook")
+
+
+def test_a_cell_that_deletes_is_refused_and_deletes_nothing(page, make_user, modems, sessions):
+    user = make_user(admin=True)
+    modems.add("simA", start=False)
+    log_in(page, user)
+    send_from_form(page, "+79991234567, +79991234568", "keep me")
+    before = message_count(sessions)
+    page.goto("/admin/notebook/new")
+    page.fill("#title", "clean up")
+    page.fill("#query", "DELETE FROM messages")
+    page.click("#save-cell")
+    assert "only reads" in page.inner_text("#cell-error")
+    page.fill("#query", "SELECT 1; DELETE FROM messages")
+    page.click("#save-cell")
+    assert "one statement" in page.inner_text("#cell-error")
+    assert message_count(sessions) == before == 2

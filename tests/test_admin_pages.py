@@ -1,0 +1,284 @@
+"""The web admin through Flask's test client: access, roles, CSRF, the
+archive actions and the notebook's read-only guard. The browser tests
+(test_admin_browser.py) cover what needs JavaScript and real rendering."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import time
+
+import pytest
+from sqlalchemy import func, select, update
+
+import bridge.reports  # noqa: F401 - the report_cells table must exist before `engine` creates tables
+from admin.auth import SESSION_LIFETIME, LoginThrottle, secret_key
+from bridge import archive, reports, users
+from bridge.accept import SendOptions, accept
+from bridge.models import Message, MessageStatus, OptOut, Sim, User
+from bridge.users import utcnow
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf(client, path="/admin/login/") -> str:
+    return TOKEN.search(client.get(path).get_data(as_text=True)).group(1)
+
+
+def log_in(client, user: dict):
+    return client.post("/admin/login/", data={"login": user["login"], "password": user["password"],
+                                              "csrf_token": csrf(client)})
+
+
+def post(client, path: str, data: dict | None = None, page: str = "/admin/"):
+    return client.post(path, data={**(data or {}), "csrf_token": csrf(client, page)})
+
+
+def queue(sessions, settings, login: str, to="+79991234567", text="hello", attempts=1) -> int:
+    with sessions.begin() as session:
+        user = session.scalar(select(User).where(User.login == login))
+        return accept(session, user, to, text, SendOptions(attempts=attempts), settings=settings,
+                      source="test").messages[0]["id"]
+
+
+@pytest.fixture
+def sim(sessions, settings):
+    """A SIM row without a daemon: enough for accept() to take messages."""
+    with sessions.begin() as session:
+        session.add(Sim(name="simA", number="+79990000001", simulated=True, enabled=True))
+
+
+def test_pages_need_a_login_and_the_login_page_logs_in(client, make_user):
+    user = make_user()
+    response = client.get("/admin/messages/")
+    assert response.status_code == 302 and "/admin/login/" in response.headers["Location"]
+    assert log_in(client, {**user, "password": "wrong password"}).status_code == 401
+    response = log_in(client, user)
+    assert response.status_code == 302
+    assert client.get("/admin/messages/").status_code == 200
+
+
+def test_a_user_is_kept_out_of_admin_pages_and_other_users_messages(client, make_user, sessions,
+                                                                    settings, sim):
+    alice, bob = make_user("alice"), make_user("bob")
+    bobs = queue(sessions, settings, "bob", text="bob's secret")
+    log_in(client, alice)
+    for page in ("/admin/users/", "/admin/sims/", "/admin/optouts/", "/admin/notebook/"):
+        assert client.get(page).status_code == 403, page
+    response = client.get(f"/admin/messages/{bobs}")
+    assert response.status_code == 404
+    assert "bob&#39;s secret" not in response.get_data(as_text=True)
+    assert f'data-id="{bobs}"' not in client.get("/admin/messages/").get_data(as_text=True)
+    assert post(client, f"/admin/messages/{bobs}/cancel").status_code == 302
+    with sessions.begin() as session:
+        assert session.get(Message, bobs).status == MessageStatus.QUEUED
+
+
+def test_posts_without_the_csrf_token_are_refused_but_the_api_needs_none(client, make_user):
+    user = make_user(admin=True)
+    response = client.post("/admin/login/", data={"login": user["login"], "password": user["password"]})
+    assert response.status_code == 400 and "refused" in response.get_data(as_text=True).lower()
+    log_in(client, user)
+    response = client.post("/admin/users/add", data={"login": "mallory", "password": "x" * 12})
+    assert response.status_code == 400
+    assert client.get("/admin/users/").get_data(as_text=True).count("mallory") == 0
+    api = client.post("/smsc", data={"login": user["login"], "pass": user["password"],
+                                     "tel": "+79991234567", "msg": "hi"})
+    assert api.status_code == 403     # refused for having no SIM, not for a missing token
+
+
+def test_blocking_or_a_new_password_ends_open_sessions(client, make_user, sessions):
+    user = make_user()
+    log_in(client, user)
+    assert client.get("/admin/").status_code == 200
+    with sessions.begin() as session:
+        users.set_password(session, user["login"], "another password")
+    assert client.get("/admin/").status_code == 302
+    log_in(client, {**user, "password": "another password"})
+    assert client.get("/admin/").status_code == 200
+    with sessions.begin() as session:
+        session.execute(update(User).where(User.login == user["login"]).values(blocked=True))
+    assert client.get("/admin/").status_code == 302
+
+
+def test_a_session_ends_after_eight_hours_whatever_the_activity(client, make_user, monkeypatch):
+    user = make_user()
+    log_in(client, user)
+    assert client.get("/admin/").status_code == 200
+    later = time.time() + SESSION_LIFETIME.total_seconds() + 1
+    monkeypatch.setattr("admin.auth.time.time", lambda: later)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_cancel_only_while_queued_and_retry_a_failed_message(client, make_user, sessions, settings, sim):
+    user = make_user()
+    log_in(client, user)
+    queued = queue(sessions, settings, "alice")
+    post(client, f"/admin/messages/{queued}/cancel", page=f"/admin/messages/{queued}")
+    failed = queue(sessions, settings, "alice", text="will fail", attempts=2)
+    with sessions.begin() as session:
+        assert session.get(Message, queued).status == MessageStatus.CANCELLED
+        session.execute(update(Message).where(Message.id == failed).values(
+            status=MessageStatus.FAILED, attempts_made=2, finished_at=utcnow()))
+    post(client, f"/admin/messages/{queued}/cancel")          # a second cancel changes nothing
+    post(client, f"/admin/messages/{failed}/retry")
+    with sessions.begin() as session:
+        again = session.get(Message, failed)
+        assert (again.status, again.attempts_allowed, again.finished_at) == (MessageStatus.QUEUED, 3, None)
+        with pytest.raises(archive.ArchiveError):
+            archive.retry(session, failed, None)               # queued, not failed: refused
+
+
+def test_archive_filters_and_csv_export(client, make_user, sessions, settings, sim):
+    user = make_user(admin=True)
+    log_in(client, user)
+    queue(sessions, settings, user["login"], to="+79991110001", text="=HYPERLINK(evil)")
+    queue(sessions, settings, user["login"], to="+79992220002", text="second")
+    page = client.get("/admin/messages/?q=2220002").get_data(as_text=True)
+    assert "+79992220002" in page and "+79991110001" not in page
+    assert "0 messages" in client.get("/admin/messages/?status=failed").get_data(as_text=True)
+    exported = client.get("/admin/messages/export.csv?q=79991110001").get_data(as_text=True)
+    lines = exported.strip().splitlines()
+    assert lines[0].startswith("id,created_at,user,to,status") and len(lines) == 2
+    assert "'=HYPERLINK(evil)" in lines[1] and "+79991110001" in lines[1]
+
+
+def test_send_form_queues_messages_and_names_the_bad_field(client, make_user, sessions, sim):
+    user = make_user()
+    log_in(client, user)
+    response = post(client, "/admin/send/", {"to": "+79991234567\n+79991234568", "text": "hello",
+                                             "attempts": "2", "report": "yes"}, page="/admin/send/")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and body.count('class="accepted-id"') == 2
+    with sessions.begin() as session:
+        stored = session.scalars(select(Message)).all()
+        assert [(m.attempts_allowed, m.delivery_report) for m in stored] == [(2, True), (2, True)]
+    response = post(client, "/admin/send/", {"to": "not a number", "text": "hi", "attempts": "1"},
+                    page="/admin/send/")
+    assert response.status_code == 400 and 'id="error-to"' in response.get_data(as_text=True)
+    response = post(client, "/admin/send/", {"to": "+79991234567", "text": "hi", "attempts": "99"},
+                    page="/admin/send/")
+    assert 'id="error-attempts"' in response.get_data(as_text=True)
+    described = client.post("/admin/send/describe", json={"text": "Привет"},
+                            headers={"X-CSRFToken": csrf(client, "/admin/send/")}).get_json()
+    assert described == {"encoding": "UCS-2", "parts": 1, "characters": 6}
+
+
+def test_admin_manages_users_sims_and_opt_outs(client, make_user, sessions, settings):
+    admin = make_user("root", admin=True)
+    log_in(client, admin)
+    post(client, "/admin/users/add", {"login": "carol", "password": "long enough pw"})
+    response = post(client, "/admin/users/carol/key")
+    key = re.search(r"<code[^>]*>(sb_[^<]+)</code>", response.get_data(as_text=True)).group(1)
+    post(client, "/admin/users/carol/block", {"blocked": "1"})
+    post(client, "/admin/sims/add", {"name": "simZ", "number": "+79990000009", "simulated": "on",
+                                     "monthly_limit": "100", "billing_day": "5", "owner": "carol"})
+    post(client, "/admin/sims/simZ/settings", {"monthly_limit": "", "billing_day": "7", "owner": "",
+                                                "delivery_report": "on"})
+    post(client, "/admin/sims/simZ/enabled", {"enabled": "0"})
+    post(client, "/admin/optouts/add", {"phone": "8 999 123-45-67", "reason": "asked by phone"})
+    with sessions.begin() as session:
+        carol = session.scalar(select(User).where(User.login == "carol"))
+        simz = session.scalar(select(Sim).where(Sim.name == "simZ"))
+        assert carol.blocked and key.startswith("sb_")
+        assert (simz.monthly_limit, simz.billing_day, simz.owner_id, simz.enabled, simz.delivery_report) \
+            == (None, 7, None, False, True)
+        assert session.get(OptOut, "+79991234567").reason == "asked by phone"
+    assert os.path.exists(os.path.join(settings.smsdrc_dir, "simZ"))   # its gammu-smsd config
+    post(client, "/admin/optouts/remove", {"phone": "+79991234567", "reason": "changed mind"})
+    with sessions.begin() as session:
+        assert session.get(OptOut, "+79991234567") is None
+
+
+def test_notebook_refuses_writes_and_deletes_nothing(client, make_user, sessions, settings, sim, engine):
+    admin = make_user(admin=True)
+    queue(sessions, settings, admin["login"])
+    log_in(client, admin)
+    assert "Parts per SIM this billing month" in client.get("/admin/notebook/").get_data(as_text=True)
+    response = post(client, "/admin/notebook/new", {"title": "oops", "query": "DELETE FROM messages",
+                                                    "chart": ""}, page="/admin/notebook/new")
+    assert response.status_code == 400 and "only reads" in response.get_data(as_text=True)
+    for sql in ("SELECT 1; DELETE FROM messages", "SELECT * FROM messages FOR UPDATE",
+                "SELECT LOAD_FILE('/etc/passwd')", "SELECT 1 INTO OUTFILE '/tmp/x'"):
+        assert reports.run_sql(engine, sql).error.startswith("refused"), sql
+    assert reports.run_sql(engine, "WITH x AS (SELECT 1) DELETE FROM messages").error
+    # Past the text check, the read-only transaction is what refuses.
+    with pytest.raises(Exception, match="READ ONLY"):
+        reports._read_only(engine, "DELETE FROM messages", 10, 5)
+    assert reports._explain(_read_only_error(engine)).startswith("refused")
+    with sessions.begin() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 1
+    result = reports.run_sql(engine, "SELECT id, ':not_a_param' AS t FROM messages", row_cap=5)
+    assert result.error is None and result.rows[0][1] == ":not_a_param"
+
+
+def _read_only_error(engine) -> Exception:
+    try:
+        reports._read_only(engine, "UPDATE messages SET text = 'x'", 10, 5)
+    except Exception as exc:  # noqa: BLE001
+        return exc
+    raise AssertionError("the write went through")
+
+
+def test_notebook_caps_rows_and_time(engine):
+    result = reports.run_sql(engine, "SELECT seq FROM seq_1_to_5000", row_cap=100)
+    assert len(result.rows) == 100 and result.truncated
+    result = reports.run_sql(engine, "SELECT SLEEP(5)", time_limit=1)
+    assert result.error and "longer than" in result.error
+
+
+def test_login_throttle_grows_the_wait_and_forgets_on_success():
+    now = [0.0]
+    throttle = LoginThrottle(free=3, clock=lambda: now[0])
+    for _ in range(3):
+        throttle.failed("10.0.0.1")
+    assert throttle.wait_seconds("10.0.0.1") == 0
+    throttle.failed("10.0.0.1")
+    throttle.failed("10.0.0.1")
+    assert throttle.wait_seconds("10.0.0.1") == 2 and throttle.wait_seconds("10.0.0.2") == 0
+    now[0] += 2
+    assert throttle.wait_seconds("10.0.0.1") == 0
+    throttle.succeeded("10.0.0.1")
+    throttle.failed("10.0.0.1")
+    assert throttle.wait_seconds("10.0.0.1") == 0
+
+
+def test_repeated_failed_logins_are_slowed_down(client, make_user):
+    user = make_user()
+    for _ in range(6):
+        log_in(client, {**user, "password": "wrong password"})
+    response = log_in(client, user)        # the right password, but too soon
+    assert response.status_code == 401 and "Too many failed logins" in response.get_data(as_text=True)
+
+
+def test_secret_key_is_generated_once_with_mode_0600(settings, tmp_path):
+    local = type(settings)(**{**settings.__dict__, "secret_key": "", "state_dir": str(tmp_path)})
+    first, second = secret_key(local), secret_key(local)
+    assert first == second and len(first) > 40
+    assert stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode) == 0o600
+
+
+def test_notebook_cells_are_edited_reordered_and_downloaded(client, make_user, sessions):
+    admin = make_user(admin=True)
+    log_in(client, admin)
+    client.get("/admin/notebook/")                          # creates the starter cells
+    with sessions.begin() as session:
+        first, second = reports.list_cells(session)[:2]
+    post(client, f"/admin/notebook/move/{second.id}/up")
+    post(client, f"/admin/notebook/edit/{first.id}", {"title": "Parts, renamed", "chart": ""},
+         page=f"/admin/notebook/edit/{first.id}")
+    with sessions.begin() as session:
+        cells = reports.list_cells(session)
+        assert [c.id for c in cells[:2]] == [second.id, first.id]
+        assert (cells[1].title, cells[1].kind, cells[1].query) == ("Parts, renamed", "builtin", "parts_per_sim")
+    post(client, "/admin/notebook/new", {"title": "users", "query": "SELECT login FROM users;",
+                                         "chart": ""}, page="/admin/notebook/new")
+    with sessions.begin() as session:
+        added = reports.list_cells(session)[-1]
+    assert added.query == "SELECT login FROM users;"
+    assert client.get(f"/admin/notebook/cell/{added.id}.csv").get_data(as_text=True).split() == \
+        ["login", admin["login"]]
+    post(client, f"/admin/notebook/delete/{added.id}")
+    with sessions.begin() as session:
+        assert added.id not in [c.id for c in reports.list_cells(session)]
