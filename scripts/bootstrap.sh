@@ -4,7 +4,8 @@
 # missing it calls neither apt-get nor pip. Run it or source it; either way the
 # steps run in a subshell, so `set -euo pipefail` and `exit` cannot leak into a
 # sourcing caller, which is left with REPO and VENV set.
-# Env: SMSBRIDGE_VENV, SMSBRIDGE_DB_SOCKET, SMSBRIDGE_SKIP_APT=1 (packages by hand).
+# Env: SMSBRIDGE_VENV, SMSBRIDGE_DB_SOCKET, SMSBRIDGE_SKIP_APT=1 (packages by hand),
+# SMSBRIDGE_FOR_TESTS=1 (also what only the tests need: chromium, pytest, playwright).
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${SMSBRIDGE_VENV:-$REPO/.venv}"
@@ -47,8 +48,10 @@ smsbridge_bootstrap() (
 
   # 1. System packages.
   if [ "$SKIP_APT" != 1 ]; then
-    # chromium (+ a font for its screenshots): the admin's browser tests.
-    pkgs=(gammu-smsd gammu curl chromium fonts-dejavu-core)
+    pkgs=(gammu-smsd gammu curl)
+    # chromium (+ a font for its screenshots): the admin's browser tests only;
+    # a box that just runs the gateway does not need a browser.
+    [ "${SMSBRIDGE_FOR_TESTS:-0}" != 1 ] || pkgs+=(chromium fonts-dejavu-core)
     # Debian's python3 passes `venv --help` without python3-venv; a missing ensurepip tells.
     { python3 -m venv --help && python3 -c 'import ensurepip'; } >/dev/null 2>&1 || pkgs+=(python3-venv)
     apt_install "${pkgs[@]}"
@@ -92,12 +95,13 @@ smsbridge_bootstrap() (
     say "creating virtualenv $VENV"
     quiet python3 -m venv "$VENV" || die "python3 -m venv $VENV failed"
   fi
-  # Reinstall only when pyproject.toml (i.e. the dependencies) changed.
-  stamp="$VENV/.installed-$(sha256sum "$REPO/pyproject.toml" | cut -d' ' -f1)"
+  # Reinstall only when pyproject.toml (the dependencies) or the extras changed;
+  # one stamp per kind of install, so the demo and the tests do not undo each other.
+  target="$REPO"; [ "${SMSBRIDGE_FOR_TESTS:-0}" != 1 ] || target="${REPO}[test]"
+  stamp="$VENV/.installed-$(cat "$REPO/pyproject.toml" - <<<"$target" | sha256sum | cut -d' ' -f1)"
   if [ ! -e "$stamp" ]; then
-    say "installing smsbridge[test] into $VENV"
-    quiet "$VENV/bin/python" -m pip install -q -e "${REPO}[test]" || die "pip install failed"
-    rm -f "$VENV"/.installed-*
+    say "installing smsbridge${target#"$REPO"} into $VENV"
+    quiet "$VENV/bin/python" -m pip install -q -e "$target" || die "pip install failed"
     touch "$stamp"
   fi
 
