@@ -31,11 +31,13 @@ def _settings():
     return current_app.config["SMSBRIDGE_SETTINGS"]
 
 
-def _send(authenticate, recipients, text, options, *, key=None, source):
-    """Authenticate and accept in one transaction: one connection, one commit."""
+def _send(authenticate, read_fields, *, key=None, source):
+    """Authenticate, then read the request's fields (so an unknown caller
+    learns nothing about them), then accept: one transaction, one commit."""
     session = _session()
     with session.begin():
         user = authenticate(session)
+        recipients, text, options = read_fields()
         result = accept(session, user, recipients, text, options, settings=_settings(),
                         idempotency_key=key, source=source)
     if not result.replayed:
@@ -79,19 +81,18 @@ def smsc():
     for field in ("login", "pass"):
         if not values.get(field):
             return _classic_error(field, f"{field} is required", 400)
-    def authenticate(session):
-        user = authenticate_password(session, values["login"], values["pass"])
-        # Credentials first: an unknown caller learns nothing about the fields.
+
+    def read_fields():
         for field in ("tel", "msg"):
             if not values.get(field, "").strip():
                 raise AcceptError(field, f"{field} is required")
-        return user
-
-    try:
         options = SendOptions(flash=_flag("flash"), attempts=_integer("attempts", 1),
                               delivery_report=True if _flag("dlr") else None)
-        result = _send(authenticate, values.get("tel", ""), values.get("msg", ""), options,
-                       source="smsc")
+        return values["tel"], values["msg"], options
+
+    try:
+        result = _send(lambda session: authenticate_password(session, values["login"], values["pass"]),
+                       read_fields, source="smsc")
     except AuthError as exc:
         return _classic_error(None, exc.message, exc.status)
     except AcceptError as exc:
@@ -163,6 +164,16 @@ def _typed(body: dict, name: str, kind: type, default):
 @v1.post("/messages")
 def create_messages():
     key = _bearer_key()
+    result = _send(lambda session: authenticate_api_key(session, key), _message_fields,
+                   key=request.headers.get("Idempotency-Key"), source="api")
+    response = jsonify(result.messages)
+    response.status_code = 200 if result.replayed else 202
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _message_fields():
     body = _json_body()
     unknown = set(body) - {"to", "text", "flash", "attempts", "priority", "send_at", "valid_for",
                            "delivery_report", "callback_url"}
@@ -188,13 +199,7 @@ def create_messages():
                           valid_for=_typed(body, "valid_for", int, None),
                           delivery_report=_typed(body, "delivery_report", bool, None),
                           callback_url=callback_url)
-    result = _send(lambda session: authenticate_api_key(session, key), recipients, text, options,
-                   key=request.headers.get("Idempotency-Key"), source="api")
-    response = jsonify(result.messages)
-    response.status_code = 200 if result.replayed else 202
-    if result.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return response
+    return recipients, text, options
 
 
 @v1.get("/messages/<int:message_id>")

@@ -94,6 +94,8 @@ def test_missing_or_wrong_key_is_401_and_blocked_user_403(client, make_user):
     wrong = post(client, "sb_not-a-key", {"to": "+79991234567", "text": "x"})
     assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"].startswith("Bearer")
     assert post(client, blocked["key"], {"to": "+79991234567", "text": "x"}).status_code == 403
+    # Credentials first: a stranger learns nothing about which fields are wrong.
+    assert post(client, "sb_not-a-key", {"colour": "red"}).status_code == 401
 
 
 def test_another_users_message_is_not_found(client, modems, make_user):
