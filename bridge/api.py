@@ -90,14 +90,24 @@ def smsc():
                               delivery_report=True if _flag("dlr") else None)
         return values["tel"], values["msg"], options
 
+    throttle = current_app.extensions["smsbridge"]["throttle"]
+    address = request.remote_addr or "?"
+    wait = throttle.wait_seconds(address)
+    if wait:
+        response, status = _classic_error(None, f"too many wrong passwords; try again in {wait} s", 429)
+        response.headers["Retry-After"] = str(wait)
+        return response, status
     try:
         result = _send(lambda session: authenticate_password(session, values["login"], values["pass"]),
                        read_fields, source="smsc")
     except AuthError as exc:
+        if exc.status == 401:
+            throttle.failed(address)
         return _classic_error(None, exc.message, exc.status)
     except AcceptError as exc:
         field = CLASSIC_FIELDS.get(exc.field, exc.field)
         return _classic_error(field, f"{field}: {exc.message}", exc.status)
+    throttle.succeeded(address)
     count = len(result.messages)
     description = f"queued {count} message{'s' if count != 1 else ''}"
     if values.get("replacemessages_id"):

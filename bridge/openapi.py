@@ -47,6 +47,13 @@ def _classic_path(path: str, name: str) -> dict:
                            "(no `field`).",
             "content": _json(_ref("ClassicError")),
         },
+        "429": {
+            "description": "Too many wrong passwords from this address: after 5, each "
+                           "further one locks the address out twice as long (1 s, 2 s, … "
+                           "15 min). Try again after `Retry-After` seconds.",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+            "content": _json(_ref("ClassicError")),
+        },
     }
     return {
         "get": {

@@ -10,6 +10,7 @@ from admin import init_admin
 
 from .config import load_settings
 from .db import make_engine, make_session_factory
+from .throttle import LoginThrottle
 
 MAX_REQUEST_BYTES = 1024 * 1024
 
@@ -23,7 +24,8 @@ def create_app(settings=None, engine=None) -> Flask:
     app.json.ensure_ascii = False
     engine = engine or make_engine(settings.database_url, pool_size=10, max_overflow=20)
     sessions = make_session_factory(engine)
-    app.extensions["smsbridge"] = {"engine": engine, "sessions": sessions}
+    app.extensions["smsbridge"] = {"engine": engine, "sessions": sessions,
+                                   "throttle": LoginThrottle()}
 
     @app.before_request
     def _open_session():

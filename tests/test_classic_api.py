@@ -104,3 +104,15 @@ def test_user_without_a_sim_is_refused(client, modems, make_user, sessions):
     assert response.status_code == 403
     assert "no SIM" in response.get_json()["description"]
     assert stored_counts(sessions) == (0, 0, 0)
+
+
+def test_password_guessing_is_slowed_down_with_429(client, modems, make_user, sessions):
+    user = make_user()
+    modems.add("simA", start=False)
+    wrong = {"login": user["login"], "pass": "guess", "tel": "+79991234567", "msg": "hi"}
+    statuses = [client.get("/smsc", query_string=wrong).status_code for _ in range(7)]
+    assert statuses[:5] == [401] * 5 and 429 in statuses[5:]
+    refused = client.get("/smsc", query_string={**wrong, "pass": user["password"]})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert refused.get_json()["success"] is False
+    assert stored_counts(sessions) == (0, 0, 0)
