@@ -1,5 +1,5 @@
-"""The web admin at /admin: dashboard, message archive, send form, users,
-SIMs, opt-outs and the reports notebook.
+"""The web admin at /admin: dashboard, message archive, received texts,
+send form, users, SIMs, opt-outs, rules, webhooks and the reports notebook.
 
 ``init_admin(app)`` mounts it as a Flask app of its own under /admin of the
 API's app (one WSGI app to serve, one process). Kept apart because its
@@ -24,10 +24,13 @@ import bridge.reports  # noqa: F401 - registers the report_cells table on Base.m
 
 from .auth import SESSION_LIFETIME, LoginThrottle, LoginView, current_user, secret_key
 from .dashboard import DashboardView
+from .inbound import InboundView
 from .manage import OptOutsView, SimsView, UsersView
 from .messages import MessagesView
 from .notebook import NotebookView
+from .rules import RulesView
 from .send import SendView
+from .webhooks import WebhookView
 
 URL = "/admin"
 
@@ -75,10 +78,13 @@ def create_admin_app(settings, smsbridge: dict) -> Flask:
     admin = Admin(app, name="smsbridge", url="/", theme=Bootstrap4Theme(swatch="default"),
                   index_view=DashboardView(name="Dashboard", url="/"))
     admin.add_view(MessagesView(name="Messages", endpoint="messages"))
+    admin.add_view(InboundView(name="Inbound", endpoint="inbound"))
     admin.add_view(SendView(name="Send", endpoint="send"))
     admin.add_view(UsersView(name="Users", endpoint="users"))
     admin.add_view(SimsView(name="SIMs", endpoint="sims"))
     admin.add_view(OptOutsView(name="Opt-outs", endpoint="optouts"))
+    admin.add_view(RulesView(name="Rules", endpoint="rules"))
+    admin.add_view(WebhookView(name="Webhook", endpoint="webhook"))
     admin.add_view(NotebookView(name="Reports", endpoint="notebook"))
     admin.add_view(LoginView(name="Log in", endpoint="login"))
     return app

@@ -107,9 +107,17 @@ def _attribute(session: Session, inbound: InboundMessage) -> int | None:
     return session.scalar(select(Sim.owner_id).where(Sim.id == inbound.sim_id))
 
 
-def list_inbound(session: Session, user, *, since: int = 0, limit: int = 100) -> list[InboundMessage]:
-    """Cursor-paged: messages with id > ``since``, oldest first."""
-    query = select(InboundMessage).where(InboundMessage.id > since).order_by(InboundMessage.id).limit(limit)
+def list_inbound(session: Session, user, *, since: int = 0, limit: int = 100,
+                 newest_first: bool = False) -> list[InboundMessage]:
+    """Cursor-paged: messages with id > ``since``, oldest first. With
+    ``newest_first`` the pages run the other way: ``since`` is still the
+    last id seen, so a page holds the ids below it (0: from the newest)."""
+    if newest_first:
+        query = select(InboundMessage).order_by(InboundMessage.id.desc()).limit(limit)
+        if since:
+            query = query.where(InboundMessage.id < since)
+    else:
+        query = select(InboundMessage).where(InboundMessage.id > since).order_by(InboundMessage.id).limit(limit)
     if user is not None and not user.is_admin:
         query = query.where(InboundMessage.user_id == user.id)
     return list(session.scalars(query))
