@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
 import phonenumbers
-from sqlalchemy import exists, insert, or_, select
+from sqlalchemy import bindparam, exists, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -122,9 +122,18 @@ def check_text(text: str | None, max_parts: int) -> int:
     return parts
 
 
+# Built once: constructing a statement (and its cache key) on every request
+# cost more CPU than running it.
+_HAS_SIM = select(exists().where(
+    Sim.enabled.is_(True), or_(Sim.owner_id.is_(None), Sim.owner_id == bindparam("user_id"))))
+_INSERT_REQUEST = insert(SendRequest.__table__)
+_INSERT_MESSAGE = insert(Message.__table__)
+_INSERT_MESSAGES = insert(Message.__table__).returning(Message.__table__.c.id,
+                                                       Message.__table__.c.recipient)
+
+
 def user_has_sim(session: Session, user: User) -> bool:
-    return session.scalar(select(exists().where(
-        Sim.enabled.is_(True), or_(Sim.owner_id.is_(None), Sim.owner_id == user.id)))) or False
+    return bool(session.execute(_HAS_SIM, {"user_id": user.id}).scalar())
 
 
 def accept(session: Session, user: User, recipients: str | Iterable[str], text: str | None,
@@ -151,16 +160,15 @@ def accept(session: Session, user: User, recipients: str | Iterable[str], text: 
     payload_hash = _payload_hash(numbers, text, options)
     request_row = {"user_id": user.id, "idempotency_key": idempotency_key,
                    "payload_hash": payload_hash, "source": source, "created_at": now}
-    requests = SendRequest.__table__
     if idempotency_key is None:
-        request_id = session.execute(insert(requests), request_row).inserted_primary_key[0]
+        request_id = session.execute(_INSERT_REQUEST, request_row).inserted_primary_key[0]
     else:
         earlier = _replay(session, user, idempotency_key, payload_hash)
         if earlier is not None:
             return earlier
         try:
             with session.begin_nested():
-                request_id = session.execute(insert(requests), request_row).inserted_primary_key[0]
+                request_id = session.execute(_INSERT_REQUEST, request_row).inserted_primary_key[0]
         except IntegrityError:
             # Another request with this key won the race; answer as it did.
             earlier = _replay(session, user, idempotency_key, payload_hash)
@@ -178,12 +186,10 @@ def accept(session: Session, user: User, recipients: str | Iterable[str], text: 
                  ignore_opt_out=False)
             for number in numbers]
     # Core, not the ORM: this is the API's hot path, one statement either way.
-    messages = Message.__table__
     if len(rows) == 1:
-        by_number = {numbers[0]: session.execute(insert(messages), rows[0]).inserted_primary_key[0]}
+        by_number = {numbers[0]: session.execute(_INSERT_MESSAGE, rows[0]).inserted_primary_key[0]}
     else:
-        returned = session.execute(insert(messages).returning(messages.c.id, messages.c.recipient),
-                                   rows).all()
+        returned = session.execute(_INSERT_MESSAGES, rows).all()
         by_number = {recipient: message_id for message_id, recipient in returned}
     return Accepted(request_id, [{"id": by_number[n], "to": n, "status": MessageStatus.QUEUED.value}
                                  for n in numbers])

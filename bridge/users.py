@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from .models import ApiKey, User
@@ -127,7 +127,7 @@ def _active(user: User) -> User:
 
 
 def authenticate_password(session: Session, login: str, password: str) -> User:
-    user = session.scalar(select(User).where(User.login == login))
+    user = session.execute(_USER_BY_LOGIN, {"login": login}).scalar()
     if user is None:
         # Spend the same time as a real check so logins cannot be probed.
         _verified.verify("", password, _dummy_hash())
@@ -137,11 +137,13 @@ def authenticate_password(session: Session, login: str, password: str) -> User:
     return _active(user)
 
 
+_KEY_OWNER = (select(ApiKey, User).join(User, User.id == ApiKey.user_id)
+              .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)))
+_USER_BY_LOGIN = select(User).where(User.login == bindparam("login"))
+
+
 def authenticate_api_key(session: Session, key: str) -> User:
-    row = session.execute(
-        select(ApiKey, User).join(User, User.id == ApiKey.user_id)
-        .where(ApiKey.key_hash == _key_hash(key), ApiKey.revoked_at.is_(None))
-    ).first()
+    row = session.execute(_KEY_OWNER, {"key_hash": _key_hash(key)}).first()
     if row is None or not hmac.compare_digest(row.ApiKey.key_hash, _key_hash(key)):
         raise AuthError("unknown or revoked API key")
     return _active(row.User)
