@@ -20,11 +20,17 @@ def _number(phone: str, region: str) -> str:
         raise AcceptError("phone", exc.message) from None
 
 
+def _clip(reason: str | None) -> str | None:
+    # The audit column holds 255 characters; a longer reason must not make
+    # the change (a STOP!) fail.
+    return reason[:255] if reason else reason
+
+
 def opt_out(session: Session, phone: str, *, reason: str | None, source: str,
             actor: str | None, region: str = "RU", now: datetime | None = None) -> bool:
     """Add the number; False if it was already on the list."""
     now = now or utcnow()
-    phone = _number(phone, region)
+    phone, reason = _number(phone, region), _clip(reason)
     if session.get(OptOut, phone) is not None:
         return False
     session.add(OptOut(phone=phone, reason=reason, source=source, created_at=now))
@@ -38,7 +44,7 @@ def opt_in(session: Session, phone: str, *, reason: str | None, source: str,
            actor: str | None, region: str = "RU", now: datetime | None = None) -> bool:
     """Remove the number; False if it was not on the list."""
     now = now or utcnow()
-    phone = _number(phone, region)
+    phone, reason = _number(phone, region), _clip(reason)
     if session.execute(delete(OptOut).where(OptOut.phone == phone)).rowcount == 0:
         return False
     session.add(OptOutEvent(phone=phone, action="removed", reason=reason, source=source,

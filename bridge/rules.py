@@ -4,6 +4,7 @@ and opt-outs apply to them like to any other message."""
 
 from __future__ import annotations
 
+import logging
 import re
 import string
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from .accept import AcceptError, SendOptions, accept, normalise_number
 from .models import InboundMessage, Rule, RuleResult, User
 from .users import AuthError, UserError, get_user, utcnow
 
+log = logging.getLogger("smsbridge.rules")
 ACTIONS = ("reply", "forward_url", "forward_to", "opt_out", "opt_in")
 _PUNCTUATION = string.punctuation + "«»“”„…—–¡¿ \t\r\n"
 
@@ -134,6 +136,11 @@ def _record(session: Session, inbound: InboundMessage, rule: Rule | None, label:
             detail, outcome = action(), "done"
     except (UserError, AcceptError, AuthError) as exc:
         detail, outcome = getattr(exc, "message", None) or str(exc), "error"
+    except Exception as exc:  # noqa: BLE001
+        # Anything else (a database error, a bug) is still one rule's failure:
+        # the savepoint undid it; the text, and every other text, goes on.
+        log.exception("rule %r failed on inbound message %s", label, inbound.id)
+        detail, outcome = f"{type(exc).__name__}: {exc}", "error"
     session.add(RuleResult(inbound_id=inbound.id, rule_id=rule.id if rule else None, label=label[:255],
                            outcome=outcome, detail=(detail or "")[:1024], created_at=utcnow()))
 
@@ -156,7 +163,7 @@ def _send(session: Session, settings, user: User, to: str, text: str, *, ignore_
 
 def _opt(session: Session, settings, inbound: InboundMessage, out: bool, now: datetime) -> str:
     change = optouts.opt_out if out else optouts.opt_in
-    changed = change(session, inbound.sender, reason=f"texted {inbound.text.strip()[:200]!r}",
+    changed = change(session, inbound.sender, reason=f"texted: {inbound.text.strip()[:200]}",
                      source="sms", actor=inbound.sender, region=settings.default_region, now=now)
     detail = ("added to" if out else "removed from") + " the opt-out list" if changed else \
         ("already on" if out else "was not on") + " the opt-out list"

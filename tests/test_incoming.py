@@ -330,3 +330,34 @@ def test_sim_default_asks_for_delivery_reports(runner, modems, make_user, sessio
                     or session.execute(select(SentItem.destination_number, SentItem.status)).all())
     assert rows.get("+79991112233") in ("yes", "SendingOK")
     assert rows.get("+79991112244") in ("no", "SendingOKNoReport")
+
+
+def test_a_stop_with_a_huge_tail_is_honoured_and_blocks_nothing_else(sessions, settings):
+    from bridge.models import OptOut
+    from bridge.users import utcnow
+    with sessions.begin() as session:
+        PartialInbox.store(session, "simA", "+79991112233", "", "STOP" + "\n." * 150, utcnow())
+        PartialInbox.store(session, "simA", "+79991112244", "", "hello", utcnow())
+    with sessions.begin() as session:
+        assert receive(session, settings).messages == 2
+    with sessions.begin() as session:
+        assert session.get(OptOut, "+79991112233") is not None
+        assert len(session.get(OptOut, "+79991112233").reason) <= 255
+
+
+def test_a_rule_that_crashes_is_recorded_and_the_pass_goes_on(sessions, settings, monkeypatch):
+    from bridge.users import utcnow
+    with sessions.begin() as session:
+        rules.add_rule(session, settings, login=None, match_kind="regex", pattern=".",
+                       action="opt_out", argument=None)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+    monkeypatch.setitem(rules._ACTIONS, "opt_out", broken)
+    with sessions.begin() as session:
+        PartialInbox.store(session, "simA", "+79991112233", "", "anything", utcnow())
+    with sessions.begin() as session:
+        assert receive(session, settings).messages == 1
+    with sessions.begin() as session:
+        [result] = session.scalars(select(RuleResult)).all()
+    assert result.outcome == "error" and "disk on fire" in result.detail
