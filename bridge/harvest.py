@@ -164,13 +164,26 @@ def _requeue_or_fail(session: Session, message_id: int, now: datetime, error: st
     return False
 
 
+def _untouched():
+    """Outbox rows gammu-smsd has never leased nor retried."""
+    return (Outbox.sending_timeout < func.now(),
+            Outbox.sending_timeout <= Outbox.sending_datetime,
+            func.coalesce(Outbox.retries, 0) == 0)
+
+
 def take_back(session: Session, sim_ids: list[int], *, now: datetime | None = None) -> int:
     """Requeue messages waiting in the outboxes of these (dead) SIMs.
 
-    Only rows gammu-smsd has not leased (``SendingTimeOut`` in the past) and
-    has sent no part of are taken; the delete repeats that condition, so a
-    daemon that wakes up at the same moment either gets the row or does not.
-    A take-back is not a failed attempt: the message never left.
+    Only rows gammu-smsd never touched are taken: dispatch writes
+    ``SendingTimeOut`` equal to ``SendingDateTime``, and the daemon's lease
+    moves it forward, so ``SendingTimeOut <= SendingDateTime`` with
+    ``Retries = 0`` means it never picked the row up. A leased row may
+    already be on the air (the daemon writes ``sentitems`` only after the
+    modem answers, and a stalled daemon may answer late), so it is left to
+    the daemon: sending a text twice is worse than sending it late. The
+    delete repeats the condition, so a daemon that wakes up at the same
+    moment either gets the row or does not. A take-back is not a failed
+    attempt: the message never left.
     """
     if not sim_ids:
         return 0
@@ -181,7 +194,7 @@ def take_back(session: Session, sim_ids: list[int], *, now: datetime | None = No
         .join(Outbox, Outbox.id == MessageAttempt.outbox_id)
         .where(MessageAttempt.outcome == AttemptOutcome.PENDING,
                MessageAttempt.sim_id.in_(sim_ids),
-               Outbox.sending_timeout < func.now(),
+               *_untouched(),
                ~exists().where(SentItem.id == MessageAttempt.outbox_id))
         .with_for_update(of=MessageAttempt, skip_locked=True)
     ).all()
@@ -189,7 +202,7 @@ def take_back(session: Session, sim_ids: list[int], *, now: datetime | None = No
     taken = 0
     for attempt in candidates:
         removed = session.execute(delete(Outbox).where(
-            Outbox.id == attempt.outbox_id, Outbox.sending_timeout < func.now())).rowcount
+            Outbox.id == attempt.outbox_id, *_untouched())).rowcount
         if removed != 1:
             continue
         session.execute(delete(OutboxMultipart).where(OutboxMultipart.id == attempt.outbox_id))

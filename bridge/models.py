@@ -41,6 +41,7 @@ class Outbox(GammuBase):
     sender_id: Mapped[str | None] = mapped_column("SenderID", String(255))
     delivery_report: Mapped[str | None] = mapped_column("DeliveryReport", String(8))
     creator_id: Mapped[str] = mapped_column("CreatorID", Text)
+    retries: Mapped[int | None] = mapped_column("Retries", Integer)
     priority: Mapped[int | None] = mapped_column("Priority", Integer)
 
 

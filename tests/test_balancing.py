@@ -209,3 +209,25 @@ def test_sending_error_without_attempts_left_fails_and_releases_usage(modems, ma
     with sessions.begin() as session:
         assert session.scalar(select(SimUsage.parts)) == 0
         assert session.get(Message, message_id).finished_at is not None
+
+
+def test_a_row_the_daemon_leased_is_never_taken_back(modems, make_user, sessions, settings):
+    """A stalled daemon may already have handed the text to its modem: after
+    its lease expires the row stays with it rather than risk a second copy."""
+    from bridge.harvest import take_back
+    from sqlalchemy import text as sql
+    make_user()
+    modems.add("stalled")
+    modems.kill("stalled")
+    [message_id] = queue(sessions, settings, "alice", "+79991234567", "maybe on the air")
+    with sessions.begin() as session:
+        dispatch(session, settings)
+    with sessions.begin() as session:
+        # What gammu-smsd's lease (refresh_send_status) did before it stalled,
+        # with the lease long expired since.
+        session.execute(sql("UPDATE outbox SET SendingTimeOut = NOW() - INTERVAL 5 SECOND, "
+                            "SendingDateTime = NOW() - INTERVAL 70 SECOND"))
+        sim_id = session.scalar(select(Sim.id).where(Sim.name == "stalled"))
+    with sessions.begin() as session:
+        assert take_back(session, [sim_id]) == 0
+        assert session.get(Message, message_id).status == MessageStatus.DISPATCHED
