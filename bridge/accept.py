@@ -88,8 +88,12 @@ def parse_send_at(raw: str | datetime | None) -> datetime | None:
             value = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
         except ValueError:
             raise AcceptError("send_at", f"{raw!r} is not an ISO 8601 date and time") from None
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    try:
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        value + timedelta(seconds=MAX_VALID_FOR)    # room for valid_for after it
+    except OverflowError:
+        raise AcceptError("send_at", "too far in the future") from None
     return value
 
 
@@ -116,6 +120,10 @@ def check_text(text: str | None, max_parts: int) -> int:
         raise AcceptError("text", f"{len(text)} characters is longer than {max_parts} SMS parts")
     if "\x00" in text:
         raise AcceptError("text", "must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise AcceptError("text", "is not valid Unicode (a lone surrogate)") from None
     parts = encoding.count_parts(text)
     if parts > max_parts:
         raise AcceptError("text", f"needs {parts} SMS parts; at most {max_parts} are allowed")

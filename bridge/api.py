@@ -230,7 +230,7 @@ def _query_int(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name, "")
     if raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise AcceptError(name, f"must be a whole number from {low} to {high}")
     return int(raw)
 
@@ -280,7 +280,8 @@ def remove_opt_out(phone: str):
     body = request.get_json(silent=True)
     body = body if isinstance(body, dict) else {}
     with _session().begin():
-        removed = optouts.opt_in(_session(), phone, reason=_reason(body) or request.args.get("reason"),
+        reason = _reason(body) or _reason({"reason": request.args.get("reason")})
+        removed = optouts.opt_in(_session(), phone, reason=reason,
                                  source="api", actor=user.login, region=_settings().default_region)
     if not removed:
         raise NotFound(f"{phone} is not on the opt-out list")

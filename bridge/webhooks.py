@@ -44,14 +44,19 @@ def check_url(url: str, *, allow_private: bool, field: str = "url") -> str:
     Checked when set and again before each delivery: DNS can change."""
     if len(url or "") > MAX_URL:
         raise AcceptError(field, f"at most {MAX_URL} characters")
-    parsed = urllib.parse.urlsplit(url or "")
+    try:
+        parsed = urllib.parse.urlsplit(url or "")
+        port = parsed.port                          # raises on a port that is not one
+        parsed.hostname and parsed.hostname.encode("idna")
+    except (ValueError, UnicodeError):
+        raise AcceptError(field, "not a valid URL") from None
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise AcceptError(field, "must be an http:// or https:// URL")
     if allow_private:
         return url
     try:
-        infos = socket.getaddrinfo(parsed.hostname, parsed.port or 443, proto=socket.IPPROTO_TCP)
-    except socket.gaierror:
+        infos = socket.getaddrinfo(parsed.hostname, port or 443, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
         raise AcceptError(field, f"cannot resolve {parsed.hostname}") from None
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
@@ -171,7 +176,7 @@ def _post(delivery: dict, settings) -> str | None:
             return f"HTTP {response.status}"
     except urllib.error.HTTPError as exc:
         return f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - one bad receiver must not stop the batch
         return f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"[:500]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -12,7 +13,9 @@ from tests.helpers import dispatch_all, harvest_until, stored_counts
 
 
 def post(client, key, body, **headers):
-    return client.post("/api/v1/messages", json=body,
+    # json.dumps escapes non-ASCII, so even a lone surrogate travels as a
+    # client would send it: the six characters \ud800.
+    return client.post("/api/v1/messages", data=json.dumps(body), content_type="application/json",
                        headers={"Authorization": f"Bearer {key}", **headers})
 
 
@@ -146,3 +149,28 @@ def test_healthz_and_unknown_routes_answer_json(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     missing = client.get("/api/v1/nothing")
     assert missing.status_code == 404 and missing.get_json()["error"]["status"] == 404
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"to": "+79991234567", "text": "x", "send_at": "9999-12-31T23:59:59-05:00"}, "send_at"),
+    ({"to": "+79991234567", "text": "x", "send_at": "9999-12-31T23:00:00", "valid_for": 7200},
+     "send_at"),
+    ({"to": "+79991234567", "text": "broken \ud800 surrogate"}, "text"),
+    ({"to": "+79991234567", "text": "x", "callback_url": "http://h:99999/"}, "callback_url"),
+    ({"to": "+79991234567", "text": "x", "callback_url": "http://[::1/"}, "callback_url"),
+    ({"to": "+79991234567", "text": "x", "callback_url": "http://a..b/"}, "callback_url"),
+])
+def test_edge_inputs_are_400_not_500(client, modems, make_user, sessions, body, field):
+    user = make_user()
+    modems.add("simA", start=False)
+    client.put("/api/v1/webhook", json={"url": ""}, headers={"Authorization": f"Bearer {user['key']}"})
+    response = post(client, user["key"], body)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["field"] == field
+    assert stored_counts(sessions)[0] == 0
+
+
+def test_inbound_cursor_must_be_plain_digits(client, make_user):
+    user = make_user()
+    response = client.get("/api/v1/inbound?since=²", headers={"Authorization": f"Bearer {user['key']}"})
+    assert response.status_code == 400 and response.get_json()["error"]["field"] == "since"
