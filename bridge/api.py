@@ -248,7 +248,9 @@ def inbound_messages():
 
 @v1.get("/optouts")
 def get_opt_outs():
-    _api_user()
+    # Every user's customers, with what they texted: for admins only.
+    if not _api_user().is_admin:
+        raise AuthError("only an admin may read the opt-out list", status=403)
     with _session().begin():
         return jsonify(optouts.list_opt_outs(_session()))
 

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from . import webhooks
 from .models import (
     Message, MessageAttempt, MessageStatus, Outbox, OutboxMultipart, SentItem, Sim, User,
 )
@@ -121,6 +122,7 @@ def cancel(session: Session, message_id: int, viewer: User | None) -> None:
         last_error="cancelled by an operator")).rowcount
     if changed != 1:
         raise ArchiveError(f"message {message_id} is not queued any more (or not yours)")
+    webhooks.message_event(session, [message_id], "sms:failed")
 
 
 def retry(session: Session, message_id: int, viewer: User | None, *,

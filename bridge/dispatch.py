@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.orm import Session
 
-from . import encoding
+from . import encoding, webhooks
 from .models import (
     AttemptOutcome, Message, MessageAttempt, MessageStatus, OptOut, Outbox,
     OutboxMultipart, Phone, Sim, SimUsage,
@@ -113,6 +113,8 @@ def _finish(session: Session, ids: list[int], status: MessageStatus, now: dateti
     if ids:
         session.execute(update(Message).where(Message.id.in_(ids)).values(
             status=status, finished_at=now, last_error=why, wait_reason=None))
+        # A final state without a text sent is still news to whoever waits for it.
+        webhooks.message_event(session, ids, "sms:failed", now=now)
 
 
 def _lock_candidates(session: Session, now: datetime) -> list[_Candidate]:
@@ -214,17 +216,20 @@ def _write_outbox(session: Session, placed, now: datetime) -> None:
     for m, sim, parts in placed:
         reserved[(sim.id, sim.period)] += len(parts)
         groups[(sim.id, len(parts))].append(m.id)
-    for (sim_id, start), count in reserved.items():
-        change_usage(session, sim_id, start, count)
+    apply_usage(session, reserved)
     for (sim_id, count), ids in groups.items():
         session.execute(update(Message).where(Message.id.in_(ids)).values(
             status=MessageStatus.DISPATCHED, sim_id=sim_id, parts=count,
             attempts_made=Message.attempts_made + 1, dispatched_at=now, wait_reason=None))
 
 
-def change_usage(session: Session, sim_id: int, start: date, parts: int) -> None:
-    """Reserve (positive) or release (negative) parts of a SIM's month."""
-    session.execute(update(SimUsage)
-                    .where(SimUsage.sim_id == sim_id, SimUsage.period_start == start)
-                    .values(parts=func.greatest(SimUsage.parts + parts, 0)))
+def apply_usage(session: Session, changes: dict[tuple[int, date], int]) -> None:
+    """Reserve (positive) or release (negative) parts of SIMs' months, in
+    SIM order: every job takes usage row locks in the same order, so two
+    jobs changing the same SIMs wait for each other instead of deadlocking."""
+    for (sim_id, start), parts in sorted(changes.items()):
+        if parts:
+            session.execute(update(SimUsage)
+                            .where(SimUsage.sim_id == sim_id, SimUsage.period_start == start)
+                            .values(parts=func.greatest(SimUsage.parts + parts, 0)))
 

@@ -10,13 +10,14 @@ workers neither collide nor deadlock.
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy import case, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from . import webhooks
-from .dispatch import change_usage
+from .dispatch import apply_usage
 from .models import (
     AttemptOutcome, Message, MessageAttempt, MessageStatus, Outbox, OutboxMultipart,
     SentItem, Sim,
@@ -72,6 +73,7 @@ def harvest(session: Session, *, now: datetime | None = None, limit: int = 2000)
         .with_for_update(skip_locked=True)
     ).all()
     sent_ids, failed_ids = [], []
+    releases: dict = defaultdict(int)
     for attempt in locked:
         fact = facts[attempt.id]
         verdict = _Verdict(attempt.id, attempt.message_id, attempt.sim_id, attempt.parts,
@@ -82,10 +84,12 @@ def harvest(session: Session, *, now: datetime | None = None, limit: int = 2000)
         elif _outbox_row_gone(session, attempt.outbox_id):
             # gammu-smsd gives up on a message only after moving it out of
             # its outbox; while the row is there it may still be retrying.
+            releases[(verdict.sim_id, verdict.period_start)] -= verdict.parts - verdict.ok_parts
             if _mark_error(session, verdict, now):
                 result.retried += 1
             else:
                 failed_ids.append(verdict.message_id)
+    apply_usage(session, releases)
     result.sent, result.failed = len(sent_ids), len(failed_ids)
     session.flush()
     webhooks.message_event(session, sent_ids, "sms:sent", now=now)
@@ -139,12 +143,11 @@ def _mark_sent(session: Session, verdict: _Verdict, now: datetime) -> None:
 
 def _mark_error(session: Session, verdict: _Verdict, now: datetime) -> bool:
     """Record the failed attempt; requeue the message if it may try again
-    (True) or fail it (False). Parts that did not go out are released."""
+    (True) or fail it (False). The caller releases the parts that did not go out."""
     sim_name = session.scalar(select(Sim.name).where(Sim.id == verdict.sim_id))
     error = f"SIM {sim_name}: gammu-smsd reported a sending error"
     session.execute(update(MessageAttempt).where(MessageAttempt.id == verdict.attempt_id)
                     .values(outcome=AttemptOutcome.ERROR, finished_at=now, error=error))
-    change_usage(session, verdict.sim_id, verdict.period_start, -(verdict.parts - verdict.ok_parts))
     return _requeue_or_fail(session, verdict.message_id, now, error)
 
 
@@ -200,6 +203,7 @@ def take_back(session: Session, sim_ids: list[int], *, now: datetime | None = No
     ).all()
     names = dict(session.execute(select(Sim.id, Sim.name).where(Sim.id.in_(sim_ids))).all())
     taken = 0
+    releases: dict = defaultdict(int)
     for attempt in candidates:
         removed = session.execute(delete(Outbox).where(
             Outbox.id == attempt.outbox_id, *_untouched())).rowcount
@@ -209,7 +213,8 @@ def take_back(session: Session, sim_ids: list[int], *, now: datetime | None = No
         error = f"taken back from SIM {names.get(attempt.sim_id)}: its heartbeat stopped"
         session.execute(update(MessageAttempt).where(MessageAttempt.id == attempt.id)
                         .values(outcome=AttemptOutcome.TAKEN_BACK, finished_at=now, error=error))
-        change_usage(session, attempt.sim_id, attempt.period_start, -attempt.parts)
+        releases[(attempt.sim_id, attempt.period_start)] -= attempt.parts
         _requeue_or_fail(session, attempt.message_id, now, error, counts_as_attempt=False)
         taken += 1
+    apply_usage(session, releases)
     return taken

@@ -24,11 +24,25 @@ class HealthResult:
 
 
 def check_health(session: Session, *, now: datetime | None = None) -> HealthResult:
-    """One pass; the caller commits."""
+    """Both steps in one transaction (CLI, tests); the worker runs them in
+    two, see ``jobs.health_pass``."""
+    result = update_health(session, now=now)
+    result.taken_back = take_back_dead(session, now=now)
+    return result
+
+
+def take_back_dead(session: Session, *, now: datetime | None = None) -> int:
+    """Take back from every SIM whose heartbeat has stopped."""
+    alive = select(Phone.id).where(Phone.timeout > func.now())
+    dead = session.scalars(select(Sim.id).where(Sim.name.not_in(alive))).all()
+    return take_back(session, list(dead), now=now)
+
+
+def update_health(session: Session, *, now: datetime | None = None) -> HealthResult:
+    """Record which SIMs are alive and since when; the caller commits."""
     now = now or utcnow()
     alive = set(session.scalars(select(Phone.id).where(Phone.timeout > func.now())))
     result = HealthResult()
-    dead_ids = []
     for sim in session.scalars(select(Sim).order_by(Sim.name)):
         healthy = sim.name in alive
         if healthy != sim.healthy or sim.health_changed_at is None:
@@ -36,7 +50,4 @@ def check_health(session: Session, *, now: datetime | None = None) -> HealthResu
             sim.health_changed_at = now
             result.changed.append(sim.name)
         (result.healthy if healthy else result.unhealthy).append(sim.name)
-        if not healthy:
-            dead_ids.append(sim.id)
-    result.taken_back = take_back(session, dead_ids, now=now)
     return result

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .dispatch import dispatch
 from .harvest import harvest, harvest_reports
-from .health import check_health
+from .health import take_back_dead, update_health
 from .inbound import receive
 from .webhooks import deliver_due
 
@@ -64,4 +64,8 @@ def webhook_pass(sessions: sessionmaker[Session], settings):
 
 
 def health_pass(sessions: sessionmaker[Session]):
-    return run_pass(sessions, check_health)
+    # Two transactions: the SIM flags are committed before take-back waits
+    # for usage rows, so no job holds a SIM row while waiting on another lock.
+    result = run_pass(sessions, update_health)
+    result.taken_back = run_pass(sessions, take_back_dead)
+    return result

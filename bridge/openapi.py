@@ -390,7 +390,8 @@ def openapi_document() -> dict:
                     "operationId": "listOptOuts",
                     "tags": ["optouts"],
                     "summary": "The whole opt-out list, oldest first",
-                    "description": "The list is shared: every user sees all of it.",
+                    "description": "Admins only: the list holds every user's customers "
+                                   "and what they texted.",
                     "security": [{"bearerAuth": []}],
                     "responses": {
                         "200": {
@@ -398,7 +399,10 @@ def openapi_document() -> dict:
                             "content": _json({"type": "array", "items": _ref("OptOut")}),
                         },
                         "401": {"$ref": _RESPONSES + "Unauthorized"},
-                        "403": {"$ref": _RESPONSES + "Blocked"},
+                        "403": {
+                            "description": "Not an admin, or a blocked user.",
+                            "content": _json(_ref("Error")),
+                        },
                     },
                 },
                 "post": {

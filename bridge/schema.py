@@ -4,7 +4,6 @@ bridge's from the models, and the least-privilege account for gammu-smsd."""
 from __future__ import annotations
 
 import re
-from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, inspect, select, text

@@ -93,12 +93,12 @@ def running_pid(settings, name: str) -> int | None:
     except (OSError, ValueError):
         return None
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
         return None
-    except PermissionError:
-        return pid
-    return pid
+    # A stale pid file may name a pid the system has since given to another
+    # program: never signal anything that is not gammu-smsd.
+    return pid if b"gammu-smsd" in command else None
 
 
 def start(settings, name: str, timeout: float = 10.0) -> int:

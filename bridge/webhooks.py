@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import math
 import json
 import secrets
 import socket
@@ -33,6 +34,7 @@ from .users import get_user, utcnow
 EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed")
 MAX_BACKOFF = 3600.0
 MAX_URL = 2048
+POOL = 8                      # deliveries POSTed at once by one worker
 
 
 def new_secret() -> str:
@@ -185,7 +187,9 @@ def deliver_due(sessions: sessionmaker[Session], settings, *, limit: int = 50,
     """One pass: lease due deliveries (short transaction), POST them in
     parallel outside any transaction, record each outcome."""
     now = now or utcnow()
-    lease = timedelta(seconds=settings.webhook_timeout * 3)
+    # Long enough for the whole batch at the pool's width, so no other worker
+    # re-sends a delivery this one is still trying.
+    lease = timedelta(seconds=settings.webhook_timeout * (math.ceil(limit / POOL) + 2))
     with sessions.begin() as session:
         due = session.scalars(select(WebhookDelivery)
                               .where(WebhookDelivery.status == "pending",
@@ -201,7 +205,7 @@ def deliver_due(sessions: sessionmaker[Session], settings, *, limit: int = 50,
                             "payload": d.payload, "attempts": d.attempts, "created_at": d.created_at})
     if not claimed:
         return {"delivered": 0, "retrying": 0, "failed": 0}
-    with ThreadPoolExecutor(max_workers=min(8, len(claimed))) as pool:
+    with ThreadPoolExecutor(max_workers=min(POOL, len(claimed))) as pool:
         errors = list(pool.map(lambda d: _post(d, settings), claimed))
     counts = {"delivered": 0, "retrying": 0, "failed": 0}
     finished = utcnow()
@@ -218,5 +222,8 @@ def deliver_due(sessions: sessionmaker[Session], settings, *, limit: int = 50,
                 delay = min(settings.webhook_backoff * 2 ** (d["attempts"] - 1), MAX_BACKOFF)
                 values.update(next_attempt_at=finished + timedelta(seconds=delay))
                 counts["retrying"] += 1
-            session.execute(update(WebhookDelivery).where(WebhookDelivery.id == d["id"]).values(**values))
+            # Only if nobody else has taken it since (its lease is ours).
+            session.execute(update(WebhookDelivery).where(
+                WebhookDelivery.id == d["id"], WebhookDelivery.status == "pending",
+                WebhookDelivery.attempts == d["attempts"]).values(**values))
     return counts

@@ -237,7 +237,8 @@ def test_opt_out_api_names_the_phone_field_and_only_admins_remove(client, make_u
     removed = client.delete("/api/v1/optouts/+79991112233", json=["not", "an", "object"],
                             headers={"Authorization": f"Bearer {admin['key']}"})
     assert removed.status_code == 200
-    assert client.get("/api/v1/optouts", headers=auth).get_json() == []
+    assert client.get("/api/v1/optouts", headers=auth).status_code == 403
+    assert client.get("/api/v1/optouts", headers={"Authorization": f"Bearer {admin['key']}"}).get_json() == []
 
 
 def test_webhook_urls_on_private_addresses_are_refused_unless_allowed():
@@ -361,3 +362,26 @@ def test_a_rule_that_crashes_is_recorded_and_the_pass_goes_on(sessions, settings
     with sessions.begin() as session:
         [result] = session.scalars(select(RuleResult)).all()
     assert result.outcome == "error" and "disk on fire" in result.detail
+
+
+def test_a_message_that_expires_unsent_is_reported_as_failed(modems, make_user, sessions, settings,
+                                                             receiver):
+    from datetime import timedelta
+
+    from bridge.dispatch import dispatch
+    from bridge.models import WebhookDelivery
+    from bridge.users import utcnow
+    from tests.test_sending import queue as queue_message
+    make_user("alice")
+    modems.add("simA", start=False)
+    hook = receiver()
+    with sessions.begin() as session:
+        webhooks.set_webhook(session, settings, "alice", hook.url)
+    [message_id] = queue_message(sessions, settings, "alice", "+79991112233", "code 1", valid_for=30)
+    with sessions.begin() as session:
+        dispatch(session, settings, now=utcnow() + timedelta(seconds=31))
+    with sessions.begin() as session:
+        [delivery] = session.scalars(select(WebhookDelivery)).all()
+    payload = json.loads(delivery.payload)
+    assert (delivery.event, payload["data"]["message_id"], payload["data"]["status"]) == (
+        "sms:failed", message_id, "expired")

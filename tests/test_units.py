@@ -103,3 +103,15 @@ def test_unknown_setting_in_the_file_is_an_error(tmp_path):
 def test_readme_documents_every_setting():
     documented = set(re.findall(r"`SMSBRIDGE_([A-Z_]+)`", README.read_text()))
     assert {s.name.upper() for s in SETTINGS} <= documented
+
+
+def test_a_stale_pid_file_naming_another_program_is_not_a_daemon(tmp_path):
+    import os
+
+    from bridge import smsd
+    settings = load_settings(env={}, state_dir=str(tmp_path))
+    pid_file = tmp_path / "run" / "smsd-simA.pid"
+    pid_file.parent.mkdir(parents=True)
+    pid_file.write_text(str(os.getpid()))          # this pytest process, not gammu-smsd
+    assert smsd.running_pid(settings, "simA") is None
+    assert smsd.stop(settings, "simA") is False
