@@ -539,7 +539,7 @@ def webhooks_once(ctx):
 def health_once(ctx):
     """Run one health pass (debugging)."""
     from bridge.jobs import health_pass
-    click.echo(str(health_pass(ctx.sessions)))
+    click.echo(str(health_pass(ctx.sessions, ctx.settings)))
 
 
 # ---------------------------------------------------------------- services

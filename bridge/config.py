@@ -86,6 +86,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds between harvest passes (sentitems -> message state)."),
     Setting("health_interval", parse_positive_float, 2.0,
             "Seconds between health passes (heartbeats, take-back)."),
+    Setting("abandon_after", parse_positive_float, 3600.0,
+            "Seconds a SIM may stay dead while a text it had started sending waits; "
+            "then the text ends failed (it may have gone out, so it is not resent)."),
     Setting("dispatch_batch", parse_positive_int, 500,
             "Messages one dispatch transaction claims at most."),
     Setting("no_sim_backoff", parse_positive_float, 5.0,

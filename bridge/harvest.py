@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, exists, func, select, update
 from sqlalchemy.orm import Session
@@ -218,3 +218,47 @@ def take_back(session: Session, sim_ids: list[int], *, now: datetime | None = No
         taken += 1
     apply_usage(session, releases)
     return taken
+
+
+def abandon(session: Session, *, after_seconds: float, now: datetime | None = None) -> int:
+    """Finish attempts stuck on a SIM that has been dead for ``after_seconds``
+    with its lease expired: the daemon took the row and never came back.
+    Whether the text went out cannot be known, so the message ends
+    ``failed`` (never requeued: a second copy is worse), with parts that
+    did not go out released; an operator may retry it. Caller commits."""
+    now = now or utcnow()
+    dead_before = now - timedelta(seconds=after_seconds)
+    ok = func.coalesce(select(func.count()).where(
+        SentItem.id == MessageAttempt.outbox_id,
+        SentItem.status.in_(SENT_STATUSES)).scalar_subquery(), 0)
+    stuck = session.execute(
+        select(MessageAttempt.id, MessageAttempt.message_id, MessageAttempt.sim_id,
+               MessageAttempt.parts, MessageAttempt.period_start, MessageAttempt.outbox_id,
+               ok.label("ok"), Sim.name)
+        .join(Sim, Sim.id == MessageAttempt.sim_id)
+        .join(Outbox, Outbox.id == MessageAttempt.outbox_id)
+        .where(MessageAttempt.outcome == AttemptOutcome.PENDING, Sim.healthy.is_(False),
+               Sim.health_changed_at <= dead_before, Outbox.sending_timeout < func.now())
+        .with_for_update(of=MessageAttempt, skip_locked=True)
+    ).all()
+    releases: dict = defaultdict(int)
+    failed_ids = []
+    for attempt in stuck:
+        removed = session.execute(delete(Outbox).where(
+            Outbox.id == attempt.outbox_id, Outbox.sending_timeout < func.now())).rowcount
+        if removed != 1:
+            continue
+        session.execute(delete(OutboxMultipart).where(OutboxMultipart.id == attempt.outbox_id))
+        error = (f"SIM {attempt.name} stopped while sending and did not come back; "
+                 f"{attempt.ok} of {attempt.parts} parts confirmed, the rest may have gone out")
+        session.execute(update(MessageAttempt).where(MessageAttempt.id == attempt.id)
+                        .values(outcome=AttemptOutcome.ERROR, finished_at=now, error=error[:255]))
+        releases[(attempt.sim_id, attempt.period_start)] -= attempt.parts - attempt.ok
+        if session.execute(update(Message).where(
+                Message.id == attempt.message_id, Message.status == MessageStatus.DISPATCHED).values(
+                status=MessageStatus.FAILED, finished_at=now, last_error=error[:255])).rowcount:
+            failed_ids.append(attempt.message_id)
+    apply_usage(session, releases)
+    session.flush()
+    webhooks.message_event(session, failed_ids, "sms:failed", now=now)
+    return len(failed_ids)

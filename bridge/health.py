@@ -21,6 +21,7 @@ class HealthResult:
     unhealthy: list[str] = dataclasses.field(default_factory=list)
     changed: list[str] = dataclasses.field(default_factory=list)
     taken_back: int = 0
+    abandoned: int = 0
 
 
 def check_health(session: Session, *, now: datetime | None = None) -> HealthResult:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .dispatch import dispatch
-from .harvest import harvest, harvest_reports
+from .harvest import abandon, harvest, harvest_reports
 from .health import take_back_dead, update_health
 from .inbound import receive
 from .webhooks import deliver_due
@@ -63,9 +63,10 @@ def webhook_pass(sessions: sessionmaker[Session], settings):
     return deliver_due(sessions, settings)
 
 
-def health_pass(sessions: sessionmaker[Session]):
-    # Two transactions: the SIM flags are committed before take-back waits
-    # for usage rows, so no job holds a SIM row while waiting on another lock.
+def health_pass(sessions: sessionmaker[Session], settings):
+    # Separate transactions: the SIM flags are committed before take-back
+    # waits for usage rows, so no job holds a SIM row while waiting on another lock.
     result = run_pass(sessions, update_health)
     result.taken_back = run_pass(sessions, take_back_dead)
+    result.abandoned = run_pass(sessions, lambda s: abandon(s, after_seconds=settings.abandon_after))
     return result

@@ -57,7 +57,7 @@ class Worker:
         # so a slow receiver never delays sending or receiving.
         self.scheduler.add_job(self._guarded(lambda: jobs.webhook_pass(self.sessions, s)), "interval",
                                id="webhooks", seconds=s.webhook_interval, **common)
-        self.scheduler.add_job(self._guarded(lambda: jobs.health_pass(self.sessions)), "interval",
+        self.scheduler.add_job(self._guarded(lambda: jobs.health_pass(self.sessions, s)), "interval",
                                id="health", seconds=s.health_interval,
                                next_run_time=datetime.now(timezone.utc), **common)
         self.scheduler.start()

@@ -231,3 +231,30 @@ def test_a_row_the_daemon_leased_is_never_taken_back(modems, make_user, sessions
     with sessions.begin() as session:
         assert take_back(session, [sim_id]) == 0
         assert session.get(Message, message_id).status == MessageStatus.DISPATCHED
+
+
+def test_a_text_stuck_on_a_sim_dead_for_long_ends_failed_not_resent(modems, make_user, sessions,
+                                                                    settings):
+    from datetime import timedelta
+
+    from bridge.harvest import abandon
+    from bridge.users import utcnow
+    from sqlalchemy import text as sql
+    make_user()
+    modems.add("gone", limit=10)
+    modems.kill("gone")
+    [message_id] = queue(sessions, settings, "alice", "+79991234567", "x" * 300)   # 2 parts
+    with sessions.begin() as session:
+        dispatch(session, settings)
+    with sessions.begin() as session:
+        session.execute(sql("UPDATE outbox SET SendingTimeOut = NOW() - INTERVAL 5 SECOND, "
+                            "SendingDateTime = NOW() - INTERVAL 70 SECOND"))   # leased, then silence
+        session.execute(update(Sim).where(Sim.name == "gone").values(
+            healthy=False, health_changed_at=utcnow() - timedelta(seconds=settings.abandon_after + 1)))
+    with sessions.begin() as session:
+        assert abandon(session, after_seconds=settings.abandon_after) == 1
+    with sessions.begin() as session:
+        message = session.get(Message, message_id)
+        assert message.status == MessageStatus.FAILED and "may have gone out" in message.last_error
+        assert session.scalar(select(SimUsage.parts)) == 0
+        assert session.scalar(select(func.count()).select_from(Outbox)) == 0
