@@ -20,7 +20,6 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-import bridge.reports  # noqa: F401 - registers the report_cells table on Base.metadata
 
 from .auth import SESSION_LIFETIME, LoginThrottle, LoginView, current_user, secret_key
 from .dashboard import DashboardView

@@ -8,9 +8,15 @@ and drops it at the end; it never touches the server's other databases.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import signal
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Callable
 
 import pytest
@@ -107,10 +113,41 @@ def client(app):
     return app.test_client()
 
 
+def settings_env(settings) -> dict[str, str]:
+    """The test settings as the SMSBRIDGE_* variables a process reads."""
+    return {f"SMSBRIDGE_{name.upper()}": str(value).lower() if isinstance(value, bool) else str(value)
+            for name, value in settings.__dict__.items()}
+
+
+@contextlib.contextmanager
+def running_gateway(settings):
+    """`smsbridge run` (gunicorn + worker) as a subprocess on a free port;
+    yields its base URL once /healthz answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "cli", "run", "--host", "127.0.0.1",
+                                "--port", str(port)], env={**os.environ, **settings_env(settings)},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def listening():
+        try:
+            return urllib.request.urlopen(f"{base}/healthz", timeout=1).status == 200
+        except OSError:
+            return process.poll() is not None and pytest.fail(process.stdout.read().decode())
+    try:
+        wait_for(listening, timeout=30, interval=0.2, what="smsbridge run to listen")
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
 @pytest.fixture
 def runner(settings, monkeypatch):
-    for name, value in settings.__dict__.items():
-        monkeypatch.setenv(f"SMSBRIDGE_{name.upper()}", str(value).lower() if isinstance(value, bool) else str(value))
+    for name, value in settings_env(settings).items():
+        monkeypatch.setenv(name, value)
     return CliRunner()
 
 

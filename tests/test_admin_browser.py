@@ -10,19 +10,13 @@ Set SMSBRIDGE_SCREENSHOTS=docs to refresh the README's screenshots.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-import bridge.reports  # noqa: F401 - the report_cells table must exist before `engine` creates tables
 from bridge.models import Message
-from tests.conftest import wait_for
+from tests.conftest import running_gateway, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 # No downloads, no phoning home: the test machine may have no internet.
@@ -35,32 +29,10 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason="needs Debian's chromium (scripts/bootstrap.sh installs it)")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(settings, engine):
-    port = _free_port()
-    env = {**os.environ, **{f"SMSBRIDGE_{k.upper()}": str(v) for k, v in settings.__dict__.items()}}
-    process = subprocess.Popen([sys.executable, "-m", "cli", "run", "--host", "127.0.0.1",
-                                "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-
-    def listening():
-        try:
-            return urllib.request.urlopen(f"{base}/healthz", timeout=1).status == 200
-        except OSError:
-            return process.poll() is not None and pytest.fail(process.stdout.read().decode())
-    try:
-        wait_for(listening, timeout=30, interval=0.2, what="smsbridge run to listen")
+    with running_gateway(settings) as base:
         yield base
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")

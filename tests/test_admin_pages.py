@@ -12,7 +12,6 @@ import time
 import pytest
 from sqlalchemy import func, select, update
 
-import bridge.reports  # noqa: F401 - the report_cells table must exist before `engine` creates tables
 from admin.auth import SESSION_LIFETIME, LoginThrottle, secret_key
 from bridge import archive, reports, users
 from bridge.accept import SendOptions, accept
@@ -61,7 +60,8 @@ def test_pages_need_a_login_and_the_login_page_logs_in(client, make_user):
 
 def test_a_user_is_kept_out_of_admin_pages_and_other_users_messages(client, make_user, sessions,
                                                                     settings, sim):
-    alice, bob = make_user("alice"), make_user("bob")
+    alice = make_user("alice")
+    make_user("bob")
     bobs = queue(sessions, settings, "bob", text="bob's secret")
     log_in(client, alice)
     for page in ("/admin/users/", "/admin/sims/", "/admin/optouts/", "/admin/notebook/"):

@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.parse
 import urllib.request
 
@@ -17,7 +11,7 @@ from sqlalchemy import select
 
 from bridge.models import Message, MessageStatus, Outbox, SentItem
 from bridge.scheduler import Worker
-from tests.conftest import wait_for
+from tests.conftest import running_gateway, wait_for
 
 
 @pytest.fixture
@@ -49,29 +43,11 @@ def test_accept_wakes_dispatch_without_waiting_for_the_interval(worker, client, 
     wait_for(sent, what="the worker's harvest")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_smsbridge_run_serves_the_classic_call_and_sends(settings, engine, modems, make_user,
                                                          sessions):
     user = make_user()
     modems.add("simA")
-    port = _free_port()
-    env = {**os.environ, **{f"SMSBRIDGE_{k.upper()}": str(v) for k, v in settings.__dict__.items()}}
-    server = subprocess.Popen([sys.executable, "-m", "cli", "run", "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        def healthy():
-            try:
-                return urllib.request.urlopen(f"{base}/healthz", timeout=1).status == 200
-            except OSError:
-                return server.poll() is not None and pytest.fail(server.stdout.read().decode())
-        wait_for(healthy, timeout=30, interval=0.2, what="smsbridge run to listen")
+    with running_gateway(settings) as base:
         query = urllib.parse.urlencode({"login": user["login"], "pass": user["password"],
                                         "tel": "+79991234567", "msg": "via gunicorn"})
         body = json.loads(urllib.request.urlopen(f"{base}/smsc?{query}", timeout=5).read())
@@ -81,6 +57,3 @@ def test_smsbridge_run_serves_the_classic_call_and_sends(settings, engine, modem
             with sessions.begin() as session:
                 return session.get(Message, body["ids"][0]).status == MessageStatus.SENT
         wait_for(sent, what="the message sent by the worker that `run` started")
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
