@@ -8,7 +8,7 @@ import logging
 import re
 import string
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -174,7 +174,19 @@ def _opt(session: Session, settings, inbound: InboundMessage, out: bool, now: da
     return detail
 
 
+REPLY_QUIET = timedelta(hours=1)
+
+
 def _reply(session, settings, rule, inbound, now) -> str:
+    # Two auto-responders answering each other would empty a SIM's month:
+    # a rule answers one number at most once an hour.
+    replied = session.scalar(
+        select(func.count()).select_from(RuleResult)
+        .join(InboundMessage, InboundMessage.id == RuleResult.inbound_id)
+        .where(RuleResult.rule_id == rule.id, RuleResult.outcome == "done",
+               InboundMessage.sender == inbound.sender, RuleResult.created_at > now - REPLY_QUIET))
+    if replied:
+        return "not sent: this rule already replied to this number within the hour"
     return _send(session, settings, _sender_user(session, rule, inbound), inbound.sender, rule.argument)
 
 

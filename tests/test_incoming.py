@@ -385,3 +385,21 @@ def test_a_message_that_expires_unsent_is_reported_as_failed(modems, make_user, 
     payload = json.loads(delivery.payload)
     assert (delivery.event, payload["data"]["message_id"], payload["data"]["status"]) == (
         "sms:failed", message_id, "expired")
+
+
+def test_a_reply_rule_answers_a_number_once_an_hour(make_user, modems, sessions, settings):
+    from bridge.users import utcnow
+    make_user("alice")
+    modems.add("simA", owner="alice", start=False)
+    with sessions.begin() as session:
+        rules.add_rule(session, settings, login=None, match_kind="regex", pattern=".",
+                       action="reply", argument="We got it")
+    for text in ("one", "two"):      # an auto-responder on the other end answering back
+        with sessions.begin() as session:
+            PartialInbox.store(session, "simA", "+79991112233", "", text, utcnow())
+        with sessions.begin() as session:
+            receive(session, settings)
+    with sessions.begin() as session:
+        replies = session.scalars(select(Message).where(Message.recipient == "+79991112233")).all()
+        details = session.scalars(select(RuleResult.detail).order_by(RuleResult.id)).all()
+    assert len(replies) == 1 and "within the hour" in details[1]
