@@ -10,16 +10,16 @@ Signature: ``X-Smsbridge-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
 from __future__ import annotations
 
 import hashlib
+import http.client
 import hmac
 import ipaddress
-import math
 import json
+import math
 import secrets
 import socket
+import ssl
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -44,6 +44,14 @@ def new_secret() -> str:
 def check_url(url: str, *, allow_private: bool, field: str = "url") -> str:
     """An http(s) URL whose host is not loopback/private (unless allowed).
     Checked when set and again before each delivery: DNS can change."""
+    vetted_address(url, allow_private=allow_private, field=field)
+    return url
+
+
+def vetted_address(url: str, *, allow_private: bool, field: str = "url") -> str:
+    """The IP address to connect to for ``url``, checked. Deliveries connect
+    to exactly this address: resolving the name again to connect would let
+    a DNS answer that changes in between (rebinding) reach a private host."""
     if len(url or "") > MAX_URL:
         raise AcceptError(field, f"at most {MAX_URL} characters")
     try:
@@ -54,18 +62,17 @@ def check_url(url: str, *, allow_private: bool, field: str = "url") -> str:
         raise AcceptError(field, "not a valid URL") from None
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise AcceptError(field, "must be an http:// or https:// URL")
-    if allow_private:
-        return url
     try:
         infos = socket.getaddrinfo(parsed.hostname, port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         raise AcceptError(field, f"cannot resolve {parsed.hostname}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise AcceptError(field, f"{parsed.hostname} is a loopback or private address; "
-                                     "set SMSBRIDGE_WEBHOOK_ALLOW_PRIVATE=1 to allow it")
-    return url
+    addresses = [info[4][0] for info in infos]
+    if not allow_private:
+        for address in addresses:
+            if not ipaddress.ip_address(address).is_global:
+                raise AcceptError(field, f"{parsed.hostname} is a loopback or private address; "
+                                         "set SMSBRIDGE_WEBHOOK_ALLOW_PRIVATE=1 to allow it")
+    return addresses[0]
 
 
 def set_webhook(session: Session, settings, login: str, url: str) -> str:
@@ -151,35 +158,52 @@ def verify(secret: str, body: bytes, header: str, tolerance: int = 300) -> bool:
     return hmac.compare_digest(sign(secret, body, timestamp), header)
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # A redirect could point at a private address we refused; treat as failure.
-    def redirect_request(self, *args, **kwargs):
-        return None
+class _PinnedHTTP(http.client.HTTPConnection):
+    """HTTP to a vetted address; the Host header keeps the URL's name."""
+
+    def __init__(self, host, port, address, timeout):
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """HTTPS to a vetted address; SNI and the certificate check use the name."""
+
+    def __init__(self, host, port, address, timeout):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self):
+        raw = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
 
 
 def _post(delivery: dict, settings) -> str | None:
-    """POST once; None on a 2xx, else the reason."""
+    """POST once; None on a 2xx, else the reason. Redirects are not
+    followed: one could point at an address we refused."""
     try:
-        check_url(delivery["url"], allow_private=settings.webhook_allow_private)
+        address = vetted_address(delivery["url"], allow_private=settings.webhook_allow_private)
+        url = urllib.parse.urlsplit(delivery["url"])
+        connection_class = _PinnedHTTPS if url.scheme == "https" else _PinnedHTTP
+        connection = connection_class(url.hostname, url.port, address, settings.webhook_timeout)
+        body = delivery["payload"].encode()
+        try:
+            connection.request("POST", urllib.parse.urlunsplit(("", "", url.path or "/", url.query, "")),
+                               body=body, headers={
+                "Content-Type": "application/json", "User-Agent": "smsbridge-webhook/1",
+                "X-Smsbridge-Event": delivery["event"], "X-Smsbridge-Delivery": delivery["id"],
+                "X-Smsbridge-Signature": sign(delivery["secret"], body, int(time.time()))})
+            status = connection.getresponse().status
+        finally:
+            connection.close()
     except AcceptError as exc:
         return exc.message
-    body = delivery["payload"].encode()
-    request = urllib.request.Request(delivery["url"], data=body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "smsbridge-webhook/1",
-        "X-Smsbridge-Event": delivery["event"], "X-Smsbridge-Delivery": delivery["id"],
-        "X-Smsbridge-Signature": sign(delivery["secret"], body, int(time.time()))})
-    try:
-        with _opener.open(request, timeout=settings.webhook_timeout) as response:
-            if 200 <= response.status < 300:
-                return None
-            return f"HTTP {response.status}"
-    except urllib.error.HTTPError as exc:
-        return f"HTTP {exc.code}"
     except Exception as exc:  # noqa: BLE001 - one bad receiver must not stop the batch
-        return f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"[:500]
+        return f"{type(exc).__name__}: {exc}"[:500]
+    return None if 200 <= status < 300 else f"HTTP {status}"
 
 
 def deliver_due(sessions: sessionmaker[Session], settings, *, limit: int = 50,

@@ -403,3 +403,34 @@ def test_a_reply_rule_answers_a_number_once_an_hour(make_user, modems, sessions,
         replies = session.scalars(select(Message).where(Message.recipient == "+79991112233")).all()
         details = session.scalars(select(RuleResult.detail).order_by(RuleResult.id)).all()
     assert len(replies) == 1 and "within the hour" in details[1]
+
+
+def test_a_delivery_connects_to_the_address_that_was_checked(receiver, settings, monkeypatch):
+    """DNS rebinding: the name is resolved once, checked, and that address is
+    the one connected to; the Host header still carries the name."""
+    import socket as socket_module
+    hook = receiver()
+    port = int(hook.url.rsplit(":", 1)[1].split("/")[0])
+    answers = iter(["127.0.0.1", "10.9.9.9"])        # a second lookup would say something else
+    real = socket_module.getaddrinfo
+
+    def rebinding(host, *args, **kwargs):
+        if host == "hooks.example":
+            return [(socket_module.AF_INET, socket_module.SOCK_STREAM, 6, "", (next(answers), port))]
+        return real(host, *args, **kwargs)
+    monkeypatch.setattr(socket_module, "getaddrinfo", rebinding)
+    delivery = {"id": "d1", "url": f"http://hooks.example:{port}/hook?x=1", "secret": "s",
+                "event": "sms:sent", "payload": "{}"}
+    assert webhooks._post(delivery, settings) is None
+    [post] = hook.requests
+    assert post["headers"]["Host"] == f"hooks.example:{port}"
+
+
+def test_a_private_answer_is_refused_before_any_connection(settings, monkeypatch):
+    import socket as socket_module
+    monkeypatch.setattr(socket_module, "getaddrinfo", lambda *a, **k: [
+        (socket_module.AF_INET, socket_module.SOCK_STREAM, 6, "", ("10.9.9.9", 80))])
+    strict = settings.__class__(**{**settings.__dict__, "webhook_allow_private": False})
+    reason = webhooks._post({"id": "d", "url": "http://hooks.example/h", "secret": "s",
+                             "event": "sms:sent", "payload": "{}"}, strict)
+    assert "private" in reason
