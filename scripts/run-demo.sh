@@ -18,7 +18,7 @@ demo_env="$SMSBRIDGE_STATE_DIR/demo.env"
 sb db init
 if [ ! -f "$demo_env" ]; then
   password="$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(12))')"
-  printf '%s\n' "$password" | sb user add demo --password-stdin
+  printf '%s\n' "$password" | sb user add demo --admin --password-stdin
   key="$(sb user token demo | awk '{print $NF}')"
   umask 077
   printf 'DEMO_PASSWORD=%s\nDEMO_KEY=%s\n' "$password" "$key" > "$demo_env"
@@ -40,6 +40,7 @@ or the JSON API:
   curl -H 'Authorization: Bearer $DEMO_KEY' -H 'Content-Type: application/json' \\
        -d '{"to": ["+79991234567"], "text": "Hello from smsbridge"}' http://127.0.0.1:$PORT/api/v1/messages
 Then: curl -H 'Authorization: Bearer $DEMO_KEY' http://127.0.0.1:$PORT/api/v1/messages/1
+Web admin: http://127.0.0.1:$PORT/admin/  (login demo, password $DEMO_PASSWORD)
 SIMs: $VENV/bin/smsbridge sim list      Stop: Ctrl-C
 
 MSG
