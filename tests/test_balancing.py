@@ -211,11 +211,22 @@ def test_sending_error_without_attempts_left_fails_and_releases_usage(modems, ma
         assert session.get(Message, message_id).finished_at is not None
 
 
+class StalledDaemon:
+    """What gammu-smsd's lease (its refresh_send_status query) leaves on the
+    outbox rows it took before it stalled, with the 60 s lease long expired:
+    a daemon cannot be made to stall between lease and sentitems on demand."""
+
+    @staticmethod
+    def lease_and_stall(session) -> None:
+        from sqlalchemy import text as sql
+        session.execute(sql("UPDATE outbox SET SendingTimeOut = NOW() - INTERVAL 5 SECOND, "
+                            "SendingDateTime = NOW() - INTERVAL 70 SECOND"))
+
+
 def test_a_row_the_daemon_leased_is_never_taken_back(modems, make_user, sessions, settings):
     """A stalled daemon may already have handed the text to its modem: after
     its lease expires the row stays with it rather than risk a second copy."""
     from bridge.harvest import take_back
-    from sqlalchemy import text as sql
     make_user()
     modems.add("stalled")
     modems.kill("stalled")
@@ -223,10 +234,7 @@ def test_a_row_the_daemon_leased_is_never_taken_back(modems, make_user, sessions
     with sessions.begin() as session:
         dispatch(session, settings)
     with sessions.begin() as session:
-        # What gammu-smsd's lease (refresh_send_status) did before it stalled,
-        # with the lease long expired since.
-        session.execute(sql("UPDATE outbox SET SendingTimeOut = NOW() - INTERVAL 5 SECOND, "
-                            "SendingDateTime = NOW() - INTERVAL 70 SECOND"))
+        StalledDaemon.lease_and_stall(session)
         sim_id = session.scalar(select(Sim.id).where(Sim.name == "stalled"))
     with sessions.begin() as session:
         assert take_back(session, [sim_id]) == 0
@@ -239,7 +247,6 @@ def test_a_text_stuck_on_a_sim_dead_for_long_ends_failed_not_resent(modems, make
 
     from bridge.harvest import abandon
     from bridge.users import utcnow
-    from sqlalchemy import text as sql
     make_user()
     modems.add("gone", limit=10)
     modems.kill("gone")
@@ -247,8 +254,7 @@ def test_a_text_stuck_on_a_sim_dead_for_long_ends_failed_not_resent(modems, make
     with sessions.begin() as session:
         dispatch(session, settings)
     with sessions.begin() as session:
-        session.execute(sql("UPDATE outbox SET SendingTimeOut = NOW() - INTERVAL 5 SECOND, "
-                            "SendingDateTime = NOW() - INTERVAL 70 SECOND"))   # leased, then silence
+        StalledDaemon.lease_and_stall(session)
         session.execute(update(Sim).where(Sim.name == "gone").values(
             healthy=False, health_changed_at=utcnow() - timedelta(seconds=settings.abandon_after + 1)))
     with sessions.begin() as session:
