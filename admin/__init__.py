@@ -14,10 +14,12 @@ the SIMs they may use, an admin everything.
 
 from __future__ import annotations
 
-from flask import Flask, g, render_template
+from flask import Flask, render_template
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from bridge.db import bind_to_requests
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 
@@ -57,15 +59,7 @@ def create_admin_app(settings, smsbridge: dict) -> Flask:
     )
     CSRFProtect(app)                     # every POST of this app needs the token
 
-    @app.before_request
-    def _open_session():
-        g.db_session = smsbridge["sessions"]()
-
-    @app.teardown_request
-    def _close_session(_exc):
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.close()
+    bind_to_requests(app, smsbridge["sessions"])
 
     @app.errorhandler(CSRFError)
     def _csrf_refused(exc: CSRFError):

@@ -32,3 +32,18 @@ def make_engine(database_url: str | URL, **kwargs) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def bind_to_requests(app, sessions: sessionmaker[Session]) -> None:
+    """A session per request of ``app`` as ``g.db_session``, closed in teardown."""
+    from flask import g
+
+    @app.before_request
+    def _open_session():
+        g.db_session = sessions()
+
+    @app.teardown_request
+    def _close_session(_exc):
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from .models import Message, MessageAttempt, User
+from .users import iso_utc
 
 
 class NotFound(LookupError):
     pass
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() + "Z" if value else None
 
 
 def visible_message(session: Session, message_id: int, user: User | None) -> Message:
@@ -46,13 +41,13 @@ def message_view(message: Message) -> dict:
         "last_error": message.last_error,
         "delivery_report": message.delivery_report,
         "delivery_status": message.delivery_status,
-        "created_at": _iso(message.created_at),
-        "send_at": _iso(message.send_at),
-        "expires_at": _iso(message.expires_at),
-        "dispatched_at": _iso(message.dispatched_at),
-        "sent_at": _iso(message.sent_at),
-        "finished_at": _iso(message.finished_at),
+        "created_at": iso_utc(message.created_at),
+        "send_at": iso_utc(message.send_at),
+        "expires_at": iso_utc(message.expires_at),
+        "dispatched_at": iso_utc(message.dispatched_at),
+        "sent_at": iso_utc(message.sent_at),
+        "finished_at": iso_utc(message.finished_at),
         "history": [{"sim": a.sim.name, "outcome": a.outcome.value, "parts": a.parts,
-                     "dispatched_at": _iso(a.dispatched_at), "finished_at": _iso(a.finished_at),
+                     "dispatched_at": iso_utc(a.dispatched_at), "finished_at": iso_utc(a.finished_at),
                      "error": a.error} for a in message.attempts],
     }

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from .accept import AcceptError, normalise_number
 from .models import OptOut, OptOutEvent
-from .users import utcnow
+from .users import iso_utc, utcnow
 
 
 def _number(phone: str, region: str) -> str:
@@ -55,7 +55,7 @@ def opt_in(session: Session, phone: str, *, reason: str | None, source: str,
 
 def list_opt_outs(session: Session) -> list[dict]:
     return [{"phone": o.phone, "reason": o.reason, "source": o.source,
-             "since": o.created_at.isoformat() + "Z"}
+             "since": iso_utc(o.created_at)}
             for o in session.scalars(select(OptOut).order_by(OptOut.created_at, OptOut.phone))]
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from . import optouts, webhooks
 from .accept import AcceptError, SendOptions, accept, normalise_number
 from .models import InboundMessage, Rule, RuleResult, User
-from .users import AuthError, UserError, get_user, utcnow
+from .users import AuthError, UserError, get_user, iso_utc, utcnow
 
 log = logging.getLogger("smsbridge.rules")
 ACTIONS = ("reply", "forward_url", "forward_to", "opt_out", "opt_in")
@@ -212,4 +212,4 @@ _ACTIONS = {"reply": _reply, "forward_to": _forward_to, "forward_url": _forward_
 def inbound_data(inbound: InboundMessage) -> dict:
     return {"inbound_id": inbound.id, "from": inbound.sender, "sim": inbound.sim_name,
             "text": inbound.text, "parts": inbound.parts, "complete": inbound.complete,
-            "received_at": inbound.received_at.isoformat() + "Z"}
+            "received_at": iso_utc(inbound.received_at)}

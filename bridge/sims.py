@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from . import smsd
 from .accept import AcceptError, normalise_number
 from .models import Outbox, Phone, Sim, SimUsage, User
-from .users import UserError, get_user, utcnow
+from .users import UserError, get_user, iso_utc, utcnow
 
 SIM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -116,7 +116,7 @@ def sim_overview(session: Session, *, user: User | None = None,
         phone = phones.get(sim.name)
         result.append({
             "name": sim.name, "number": sim.number, "enabled": sim.enabled,
-            "healthy": sim.healthy, "health_changed_at": _iso(sim.health_changed_at),
+            "healthy": sim.healthy, "health_changed_at": iso_utc(sim.health_changed_at),
             "signal": phone.signal if phone else None,
             "battery": phone.battery if phone else None,
             "network": phone.net_name if phone else None,
@@ -126,7 +126,3 @@ def sim_overview(session: Session, *, user: User | None = None,
             "delivery_report": sim.delivery_report,
         })
     return result
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() + "Z" if value else None

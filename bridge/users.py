@@ -38,6 +38,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def iso_utc(value: datetime | None) -> str | None:
+    """A stored (naive UTC) time as every interface shows it: ISO 8601 + Z."""
+    return value.isoformat() + "Z" if value else None
+
+
 def hash_password(password: str) -> str:
     if len(password) < 8:
         raise UserError("a password needs at least 8 characters")

@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 from admin import init_admin
 
 from .config import load_settings
-from .db import make_engine, make_session_factory
+from .db import bind_to_requests, make_engine, make_session_factory
 from .throttle import LoginThrottle
 
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -27,15 +27,7 @@ def create_app(settings=None, engine=None) -> Flask:
     app.extensions["smsbridge"] = {"engine": engine, "sessions": sessions,
                                    "throttle": LoginThrottle()}
 
-    @app.before_request
-    def _open_session():
-        g.db_session = sessions()
-
-    @app.teardown_request
-    def _close_session(_exc):
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.close()
+    bind_to_requests(app, sessions)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

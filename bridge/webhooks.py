@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .accept import AcceptError
 from .models import Message, Webhook, WebhookDelivery
-from .users import get_user, utcnow
+from .users import get_user, iso_utc, utcnow
 
 EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed")
 MAX_BACKOFF = 3600.0
@@ -95,7 +95,7 @@ def enqueue(session: Session, *, user_id: int | None, event: str, url: str, secr
             data: dict, now: datetime | None = None) -> str:
     now = now or utcnow()
     delivery_id = uuid.uuid4().hex
-    payload = {"id": delivery_id, "event": event, "created_at": now.isoformat() + "Z", "data": data}
+    payload = {"id": delivery_id, "event": event, "created_at": iso_utc(now), "data": data}
     session.add(WebhookDelivery(id=delivery_id, user_id=user_id, event=event, url=url, secret=secret,
                                 payload=json.dumps(payload, ensure_ascii=False), status="pending",
                                 attempts=0, next_attempt_at=now, created_at=now))
@@ -135,9 +135,8 @@ def message_event(session: Session, message_ids: list[int], event: str,
 
 
 def message_data(m: Message) -> dict:
-    iso = lambda v: v.isoformat() + "Z" if v else None  # noqa: E731
     return {"message_id": m.id, "to": m.recipient, "status": m.status.value, "parts": m.parts,
-            "sent_at": iso(m.sent_at), "finished_at": iso(m.finished_at),
+            "sent_at": iso_utc(m.sent_at), "finished_at": iso_utc(m.finished_at),
             "delivery_status": m.delivery_status, "error": m.last_error}
 
 
