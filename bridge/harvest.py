@@ -167,6 +167,16 @@ def _requeue_or_fail(session: Session, message_id: int, now: datetime, error: st
     return False
 
 
+def _withdraw(session: Session, outbox_id: int, *still) -> bool:
+    """Remove a message from Gammu's outbox if the conditions ``still`` hold
+    at the moment of the DELETE (a daemon racing for the row either gets it
+    or does not); False if it no longer could be taken."""
+    if session.execute(delete(Outbox).where(Outbox.id == outbox_id, *still)).rowcount != 1:
+        return False
+    session.execute(delete(OutboxMultipart).where(OutboxMultipart.id == outbox_id))
+    return True
+
+
 def _untouched():
     """Outbox rows gammu-smsd has never leased nor retried."""
     return (Outbox.sending_timeout < func.now(),
@@ -205,11 +215,8 @@ def take_back(session: Session, sim_ids: list[int], *, now: datetime | None = No
     taken = 0
     releases: dict = defaultdict(int)
     for attempt in candidates:
-        removed = session.execute(delete(Outbox).where(
-            Outbox.id == attempt.outbox_id, *_untouched())).rowcount
-        if removed != 1:
+        if not _withdraw(session, attempt.outbox_id, *_untouched()):
             continue
-        session.execute(delete(OutboxMultipart).where(OutboxMultipart.id == attempt.outbox_id))
         error = f"taken back from SIM {names.get(attempt.sim_id)}: its heartbeat stopped"
         session.execute(update(MessageAttempt).where(MessageAttempt.id == attempt.id)
                         .values(outcome=AttemptOutcome.TAKEN_BACK, finished_at=now, error=error))
@@ -244,11 +251,8 @@ def abandon(session: Session, *, after_seconds: float, now: datetime | None = No
     releases: dict = defaultdict(int)
     failed_ids = []
     for attempt in stuck:
-        removed = session.execute(delete(Outbox).where(
-            Outbox.id == attempt.outbox_id, Outbox.sending_timeout < func.now())).rowcount
-        if removed != 1:
+        if not _withdraw(session, attempt.outbox_id, Outbox.sending_timeout < func.now()):
             continue
-        session.execute(delete(OutboxMultipart).where(OutboxMultipart.id == attempt.outbox_id))
         error = (f"SIM {attempt.name} stopped while sending and did not come back; "
                  f"{attempt.ok} of {attempt.parts} parts confirmed, the rest may have gone out")
         session.execute(update(MessageAttempt).where(MessageAttempt.id == attempt.id)
