@@ -13,6 +13,8 @@ VENV="${SMSBRIDGE_VENV:-$REPO/.venv}"
 smsbridge_bootstrap() (
   set -euo pipefail
   SOCK="${SMSBRIDGE_DB_SOCKET:-/run/mysqld/mysqld.sock}"
+  PIDFILE="${SOCK%.sock}.pid"
+  LOG=/var/log/mysql/smsbridge-bootstrap.log
   SKIP_APT="${SMSBRIDGE_SKIP_APT:-0}"
   say() { echo "bootstrap: $*"; }
   die() { echo "bootstrap: ERROR: $*" >&2; exit 1; }
@@ -50,8 +52,10 @@ smsbridge_bootstrap() (
   if [ "$SKIP_APT" != 1 ]; then
     pkgs=(gammu-smsd gammu curl)
     # chromium (+ a font for its screenshots): the admin's browser tests only;
-    # a box that just runs the gateway does not need a browser.
-    [ "${SMSBRIDGE_FOR_TESTS:-0}" != 1 ] || pkgs+=(chromium fonts-dejavu-core)
+    # a box that just runs the gateway does not need a browser. Playwright
+    # drives it through a node binary of its own that links libatomic, which
+    # minimal Debian images lack.
+    [ "${SMSBRIDGE_FOR_TESTS:-0}" != 1 ] || pkgs+=(chromium fonts-dejavu-core libatomic1)
     # Debian's python3 passes `venv --help` without python3-venv; a missing ensurepip tells.
     { python3 -m venv --help && python3 -c 'import ensurepip'; } >/dev/null 2>&1 || pkgs+=(python3-venv)
     apt_install "${pkgs[@]}"
@@ -74,13 +78,23 @@ smsbridge_bootstrap() (
           || die "mariadb-install-db failed"
       fi
       # Debian's stock my.cnf leaves the user to systemd; mariadbd refuses to run as root.
+      # Whether ours runs is decided by its pid file, never by "a process called
+      # mariadbd exists": another instance on another socket is not ours.
+      as_root install -d -o mysql -g mysql "$(dirname "$LOG")"
       as_root start-stop-daemon --start --quiet --oknodo --background \
-        --exec /usr/sbin/mariadbd -- --user=mysql
+        --pidfile "$PIDFILE" --exec /usr/sbin/mariadbd --output "$LOG" \
+        -- --user=mysql --socket="$SOCK" --pid-file="$PIDFILE"
     fi
     waited=0
     until db_ping; do
-      [ "$waited" -lt 120 ] || die "mariadb not answering on $SOCK after 60 s (wrong" \
-        "SMSBRIDGE_DB_SOCKET? to see why it fails: sudo /usr/sbin/mariadbd --user=mysql)"
+      if [ "$waited" -ge 120 ]; then
+        if [ -d /run/systemd/system ]; then
+          echo "--- see: journalctl -u mariadb" >&2
+        elif [ -s "$LOG" ]; then
+          { echo "--- last lines of $LOG:"; tail -n 15 "$LOG"; } >&2
+        fi
+        die "mariadb not answering on $SOCK after 60 s (wrong SMSBRIDGE_DB_SOCKET?)"
+      fi
       sleep 0.5; waited=$((waited + 1))
     done
     say "mariadb started"
