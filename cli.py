@@ -7,9 +7,7 @@ import functools
 import json
 import logging
 import secrets
-import signal
 import sys
-import threading
 
 import click
 
@@ -22,12 +20,12 @@ from bridge.messages import NotFound, message_view, visible_message
 
 class Context:
     def __init__(self, config_path):
-        self._config_path = config_path
+        self.config_path = config_path
 
     @functools.cached_property
     def settings(self):
         try:
-            return load_settings(self._config_path)
+            return load_settings(self.config_path)
         except SettingsError as exc:
             raise click.ClickException(str(exc)) from None
 
@@ -544,48 +542,39 @@ def health_once(ctx):
 
 # ---------------------------------------------------------------- services
 
-def _wait_for_signal():
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-
-
 @main.command()
 @pass_ctx
 def worker(ctx):
-    """Run the jobs (dispatch, harvest, health) until stopped."""
-    from bridge.scheduler import Worker
-    w = Worker(ctx.settings)
-    w.start()
-    click.echo("worker running; Ctrl-C stops it")
-    try:
-        _wait_for_signal()
-    finally:
-        w.stop()
+    """Run the jobs (dispatch, harvest, inbound, webhooks, health) until stopped."""
+    from bridge.server import run_worker
+    sys.exit(run_worker(ctx.settings))
 
 
-def _serve(ctx, host, port, with_worker: bool):
-    from bridge.server import serve
-    serve(ctx.settings, host, port, with_worker=with_worker)
+host_option = click.option("--host", default="127.0.0.1", show_default=True)
+port_option = click.option("--port", default=8080, show_default=True, type=int)
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
+@host_option
+@port_option
 @pass_ctx
 def web(ctx, host, port):
-    """Serve the HTTP API with gunicorn (starts no jobs)."""
-    _serve(ctx, host, port, with_worker=False)
+    """Serve the HTTP API and the admin with gunicorn (starts no jobs)."""
+    from bridge.server import serve_web
+    serve_web(ctx.settings, host, port)
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
+@host_option
+@port_option
 @pass_ctx
 def run(ctx, host, port):
-    """Web and worker in one go, for a single box."""
-    _serve(ctx, host, port, with_worker=True)
+    """Web and worker in one go, for a single box; SIGTERM or Ctrl-C stops both."""
+    from bridge.server import cli_command, supervise
+    sys.exit(supervise({
+        "web": cli_command("web", "--host", host, "--port", str(port), config_path=ctx.config_path),
+        "worker": cli_command("worker", config_path=ctx.config_path),
+    }, stop_timeout=ctx.settings.stop_timeout))
 
 
 if __name__ == "__main__":

@@ -38,10 +38,14 @@ def _name(job) -> str:
     return getattr(job, "__name__", repr(job))
 
 
-def dispatch_until_idle(sessions: sessionmaker[Session], settings, max_batches: int = 1000) -> int:
-    """Dispatch batches while full ones come back; return messages handed to SIMs."""
+def dispatch_until_idle(sessions: sessionmaker[Session], settings, max_batches: int = 1000,
+                        keep_going: Callable[[], bool] = lambda: True) -> int:
+    """Dispatch batches while full ones come back and ``keep_going()`` says
+    so (a stopping worker ends between two batches); return messages handed to SIMs."""
     total = 0
     for _ in range(max_batches):
+        if not keep_going():
+            break
         result = run_pass(sessions, lambda s: dispatch(s, settings))
         total += result.dispatched
         if result.claimed < settings.dispatch_batch:

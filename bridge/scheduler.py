@@ -1,15 +1,23 @@
-"""APScheduler wiring of the jobs, nothing else."""
+"""APScheduler wiring of the jobs, and a stop that is bounded.
+
+``Worker.stop(timeout)`` stops scheduling at once, lets the passes that run
+finish (a long dispatch stops between two batches), and after ``timeout``
+reports which are still running instead of waiting for them forever: the
+caller then exits without them, and the database rolls back whatever
+transaction they had open, so no message changes state half-way."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from . import jobs, wake
-from .db import make_engine, make_session_factory
+from .db import UNAVAILABLE, make_engine, make_session_factory
 
 log = logging.getLogger("smsbridge.scheduler")
 
@@ -19,11 +27,15 @@ class Worker:
 
     def __init__(self, settings):
         self.settings = settings
-        self.engine = make_engine(settings.database_url, pool_size=4)
+        self.engine = make_engine(settings.database_url, timeout=settings.db_timeout, pool_size=4)
         self.sessions = make_session_factory(self.engine)
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
+        self.stopping = threading.Event()
         self._woken = threading.Event()
         self._listener = wake.WakeListener(settings, self._wake)
+        self._running: set[str] = set()
+        self._idle = threading.Condition()
+        self._unreachable: set[str] = set()     # jobs whose last pass found no database
 
     def _wake(self) -> None:
         self._woken.set()
@@ -32,12 +44,15 @@ class Worker:
         except Exception:  # job gone while shutting down
             pass
 
+    def _keep_going(self) -> bool:
+        return not self.stopping.is_set()
+
     def _dispatch(self) -> None:
         # A wake that lands while a pass runs must not wait for the next
         # interval: loop until nobody woke us during the pass.
-        while True:
+        while self._keep_going():
             self._woken.clear()
-            jobs.dispatch_until_idle(self.sessions, self.settings)
+            jobs.dispatch_until_idle(self.sessions, self.settings, keep_going=self._keep_going)
             if not self._woken.is_set():
                 return
 
@@ -45,35 +60,69 @@ class Worker:
         # A wake during a running dispatch makes APScheduler warn that it
         # skipped a run; _dispatch loops for it, so that is no news.
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
-        common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
         s = self.settings
-        self.scheduler.add_job(self._guarded(self._dispatch), "interval", id="dispatch",
-                               seconds=s.dispatch_interval, **common)
-        self.scheduler.add_job(self._guarded(lambda: jobs.harvest_pass(self.sessions)), "interval",
-                               id="harvest", seconds=s.harvest_interval, **common)
-        self.scheduler.add_job(self._guarded(lambda: jobs.inbound_pass(self.sessions, s)), "interval",
-                               id="inbound", seconds=s.inbound_interval, **common)
+        self._add("dispatch", self._dispatch, s.dispatch_interval)
+        self._add("harvest", lambda: jobs.harvest_pass(self.sessions), s.harvest_interval)
+        self._add("inbound", lambda: jobs.inbound_pass(self.sessions, s), s.inbound_interval)
         # Deliveries wait on other people's servers: their own job and threads,
         # so a slow receiver never delays sending or receiving.
-        self.scheduler.add_job(self._guarded(lambda: jobs.webhook_pass(self.sessions, s)), "interval",
-                               id="webhooks", seconds=s.webhook_interval, **common)
-        self.scheduler.add_job(self._guarded(lambda: jobs.health_pass(self.sessions, s)), "interval",
-                               id="health", seconds=s.health_interval,
-                               next_run_time=datetime.now(timezone.utc), **common)
+        self._add("webhooks", lambda: jobs.webhook_pass(self.sessions, s), s.webhook_interval)
+        self._add("health", lambda: jobs.health_pass(self.sessions, s), s.health_interval,
+                  next_run_time=datetime.now(timezone.utc))
         self.scheduler.start()
         self._listener.start()
 
-    @staticmethod
-    def _guarded(fn):
-        def run():
+    def _add(self, name: str, job: Callable[[], object], seconds: float, **options) -> None:
+        self.scheduler.add_job(self._guarded(name, job), "interval", id=name, seconds=seconds,
+                               max_instances=1, coalesce=True, misfire_grace_time=None, **options)
+
+    def _guarded(self, name: str, job: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            with self._idle:
+                if self.stopping.is_set():
+                    return
+                self._running.add(name)
             try:
-                fn()
+                job()
+                self._reached(name)
+            except UNAVAILABLE as exc:
+                self._unreached(name, exc)
             except Exception:
-                log.exception("job failed; it runs again at its next interval")
-        run.__name__ = getattr(fn, "__name__", "job")
+                log.exception("%s failed; it runs again at its next interval", name)
+            finally:
+                with self._idle:
+                    self._running.discard(name)
+                    self._idle.notify_all()
+        run.__name__ = name
         return run
 
-    def stop(self) -> None:
+    def _unreached(self, name: str, exc: Exception) -> None:
+        # One line when a job loses the database and one when it is back,
+        # not a traceback every pass of an outage.
+        if name not in self._unreachable:
+            self._unreachable.add(name)
+            cause = getattr(exc, "orig", None) or exc
+            log.warning("%s: database unavailable (%s); trying again every pass", name,
+                        (str(cause).splitlines() or [type(cause).__name__])[0][:200])
+
+    def _reached(self, name: str) -> None:
+        if name in self._unreachable:
+            self._unreachable.discard(name)
+            log.warning("%s: database reachable again", name)
+
+    def stop(self, timeout: float | None = None) -> list[str]:
+        """Stop; wait at most ``timeout`` seconds (default ``stop_timeout``) for
+        running passes. Returns the names of those still running then (empty:
+        a clean stop)."""
+        timeout = self.settings.stop_timeout if timeout is None else timeout
+        self.stopping.set()
         self._listener.stop()
-        self.scheduler.shutdown(wait=True)
-        self.engine.dispose()
+        self.scheduler.shutdown(wait=False)
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._running and (left := deadline - time.monotonic()) > 0:
+                self._idle.wait(left)
+            still = sorted(self._running)
+        if not still:
+            self.engine.dispose()
+        return still

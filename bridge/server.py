@@ -1,12 +1,37 @@
-"""Serving the app with gunicorn (a production WSGI server: one process per
-core, so the API is not bound to one interpreter's lock), and for
-``smsbridge run`` the worker in a process of its own beside it."""
+"""The long-running processes: the HTTP app under gunicorn (``smsbridge
+web``), the job worker (``smsbridge worker``), and for ``smsbridge run`` a
+small supervisor that runs both as child processes.
+
+Why child processes and not a worker forked beside gunicorn: gunicorn forks
+its web workers from its master, and a fork inherits everything the master
+holds (multiprocessing children, ``finally`` blocks, atexit handlers) and
+runs it again when it exits. Two plain programs under a plain parent share
+nothing.
+
+Every stop is bounded. The worker gives its passes ``stop_timeout`` seconds
+and then exits without them (the database rolls back their open
+transactions); gunicorn gives requests as long; the supervisor kills what
+is still alive ``KILL_GRACE`` seconds after that. Children also get SIGTERM
+when the supervisor dies, so nothing is left orphaned."""
 
 from __future__ import annotations
 
-import multiprocessing
+import ctypes
+import logging
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
 
 from gunicorn.app.base import BaseApplication
+
+log = logging.getLogger("smsbridge.server")
+KILL_GRACE = 3.0
+_PR_SET_PDEATHSIG = 1
 
 
 class _Gunicorn(BaseApplication):
@@ -26,42 +51,88 @@ class _Gunicorn(BaseApplication):
         return create_app(self._settings)
 
 
-def _run_worker(settings) -> None:
-    import logging
-    import signal
-    import threading
+def serve_web(settings, host: str, port: int) -> None:
+    """gunicorn: one process per core, so the API is not bound to one
+    interpreter's lock. Returns when gunicorn has stopped."""
+    _Gunicorn(settings, {
+        "bind": f"{host}:{port}",
+        "workers": settings.web_workers,
+        "threads": settings.web_threads,
+        "worker_class": "gthread",
+        "keepalive": 5,
+        "graceful_timeout": math.ceil(settings.stop_timeout),
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+    }).run()
 
+
+def run_worker(settings) -> int:
+    """Run the jobs until SIGTERM or SIGINT; return the exit status."""
     from .scheduler import Worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = _stop_on_signals()
     worker = Worker(settings)
     worker.start()
-    stop.wait()
-    worker.stop()
+    log.info("worker running")
+    while not stop.wait(0.5):
+        pass
+    still = worker.stop(settings.stop_timeout)
+    if still:
+        log.warning("%s still running after %.0f s; exiting without them (their open "
+                    "transactions roll back)", ", ".join(still), settings.stop_timeout)
+        logging.shutdown()
+        # The passes' threads are not daemons: a normal exit would wait for them.
+        os._exit(1)
+    log.info("worker stopped")
+    return 0
 
 
-def serve(settings, host: str, port: int, *, with_worker: bool) -> None:
-    worker = None
-    if with_worker:
-        worker = multiprocessing.get_context("spawn").Process(
-            target=_run_worker, args=(settings,), name="smsbridge-worker")
-        worker.start()
+def supervise(children: dict[str, Sequence[str]], stop_timeout: float) -> int:
+    """Run each command; when a signal comes or one of them exits, stop them
+    all within ``stop_timeout + KILL_GRACE`` seconds. Returns 0 when every
+    child was stopped by us and exited cleanly, else 1."""
+    stop = _stop_on_signals()
+    running = {name: subprocess.Popen(list(command), preexec_fn=_die_with_parent)
+               for name, command in children.items()}
+    failed: list[str] = []
+    while not stop.wait(0.2):
+        failed = [name for name, process in running.items() if process.poll() is not None]
+        if failed:
+            log.error("%s exited (status %s); stopping the rest", failed[0],
+                      running[failed[0]].returncode)
+            break
+    for process in running.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + stop_timeout + KILL_GRACE
+    for name, process in running.items():
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop within %.0f s; killing it", name, stop_timeout + KILL_GRACE)
+            process.kill()
+            process.wait()
+    clean = not failed and all(p.returncode == 0 for p in running.values())
+    return 0 if clean else 1
+
+
+def cli_command(*args: str, config_path: str | None = None) -> list[str]:
+    """This program's own CLI as a child process's command line."""
+    config = ["--config", config_path] if config_path else []
+    return [sys.executable, "-m", "cli", *config, *args]
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the supervisor dies, even by SIGKILL."""
     try:
-        _Gunicorn(settings, {
-            "bind": f"{host}:{port}",
-            "workers": settings.web_workers,
-            "threads": settings.web_threads,
-            "worker_class": "gthread",
-            "keepalive": 5,
-            "graceful_timeout": 10,
-            "accesslog": None,
-            "errorlog": "-",
-            "loglevel": "warning",
-        }).run()
-    finally:
-        if worker is not None:
-            worker.terminate()
-            worker.join(10)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the supervisor's own stop still applies
+        pass

@@ -11,13 +11,16 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -119,29 +122,85 @@ def settings_env(settings) -> dict[str, str]:
             for name, value in settings.__dict__.items()}
 
 
-@contextlib.contextmanager
-def running_gateway(settings):
-    """`smsbridge run` (gunicorn + worker) as a subprocess on a free port;
-    yields its base URL once /healthz answers."""
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "cli", "run", "--host", "127.0.0.1",
-                                "--port", str(port)], env={**os.environ, **settings_env(settings)},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+        return sock.getsockname()[1]
 
-    def listening():
+
+def process_group_members(pgid: int) -> list[int]:
+    """Live processes (not zombies) whose process group is ``pgid``."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            return urllib.request.urlopen(f"{base}/healthz", timeout=1).status == 200
-        except OSError:
-            return process.poll() is not None and pytest.fail(process.stdout.read().decode())
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+class Gateway:
+    """``smsbridge run`` (gunicorn + worker under a supervisor) as a
+    subprocess in a process group of its own, its output in a file (a pipe
+    nobody reads would block it)."""
+
+    def __init__(self, settings, output: Path, **env: str):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.output_path = output
+        self._output = output.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cli", "run", "--host", "127.0.0.1", "--port", str(self.port)],
+            env={**os.environ, **settings_env(settings), **env},
+            stdout=self._output, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_listening(self, timeout: float = 30) -> None:
+        def listening():
+            try:
+                return urllib.request.urlopen(f"{self.base}/healthz", timeout=1).status == 200
+            except OSError:
+                return self.process.poll() is not None and pytest.fail(self.output())
+        wait_for(listening, timeout=timeout, interval=0.2, what="smsbridge run to listen")
+
+    def output(self) -> str:
+        return self.output_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, *, group: bool = False, timeout: float = 20) -> int:
+        """Signal the supervisor (or its whole group, as Ctrl-C does) and
+        wait for it; fail when it takes longer than ``timeout``."""
+        if self.process.poll() is None:
+            (os.killpg if group else os.kill)(self.process.pid, sig)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            pytest.fail(f"smsbridge run did not stop within {timeout:.0f} s:\n{self.output()}")
+        finally:
+            self._output.close()
+
+    def leftovers(self) -> list[int]:
+        return process_group_members(self.process.pid)
+
+
+@contextlib.contextmanager
+def running_gateway(settings):
+    """A started Gateway for the duration; yields its base URL. On the way
+    out it must stop cleanly: exit 0, no traceback, no process left."""
+    folder = Path(tempfile.mkdtemp(prefix="gateway-"))
+    gateway = Gateway(settings, folder / "run.log")
     try:
-        wait_for(listening, timeout=30, interval=0.2, what="smsbridge run to listen")
-        yield base
+        gateway.wait_listening()
+        yield gateway.base
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
+        status = gateway.stop()
+        output = gateway.output()
+        shutil.rmtree(folder, ignore_errors=True)
+    assert status == 0, output
+    assert "Traceback" not in output, output
+    assert gateway.leftovers() == []
 
 
 @pytest.fixture
