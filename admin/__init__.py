@@ -19,7 +19,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from bridge.db import bind_to_requests
+from bridge.db import UNAVAILABLE, bind_to_requests
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 
@@ -64,6 +64,14 @@ def create_admin_app(settings, smsbridge: dict) -> Flask:
     @app.errorhandler(CSRFError)
     def _csrf_refused(exc: CSRFError):
         return render_template("smsbridge/refused.html", reason=exc.description), 400
+
+    def _database_unavailable(exc: Exception):
+        # A page of its own: the admin's layout itself reads the database.
+        smsbridge["unavailable"].record(exc)
+        return render_template("smsbridge/unavailable.html"), 503, {"Retry-After": "5"}
+
+    for kind in UNAVAILABLE:
+        app.register_error_handler(kind, _database_unavailable)
 
     app.jinja_env.filters["utc"] = _utc
     app.jinja_env.globals["admin_user"] = current_user

@@ -14,8 +14,9 @@ def settings():
     return current_app.config["SMSBRIDGE_SETTINGS"]
 
 
-def engine():
-    return current_app.extensions["smsbridge"]["engine"]
+def report_engine():
+    """The engine the reports notebook runs cells on (a longer time bound)."""
+    return current_app.extensions["smsbridge"]["report_engine"]
 
 
 def new_session():

@@ -14,7 +14,7 @@ from bridge import reports
 
 from . import charts
 from .auth import SecureView
-from .common import db, engine
+from .common import db, report_engine
 
 
 def _result_view(cell: reports.ReportCell, result: reports.CellResult) -> dict:
@@ -35,7 +35,7 @@ class NotebookView(SecureView):
                            row_cap=reports.ROW_CAP, time_limit=reports.TIME_LIMIT_SECONDS)
 
     def _run(self, cells: list[reports.ReportCell]) -> dict[int, dict]:
-        return {cell.id: _result_view(cell, reports.run_cell(db(), engine(), cell)) for cell in cells}
+        return {cell.id: _result_view(cell, reports.run_cell(db(), report_engine(), cell)) for cell in cells}
 
     @expose("/")
     def index(self):
@@ -59,7 +59,7 @@ class NotebookView(SecureView):
         cell = self._cell(cell_id)
         if cell is None:
             return redirect(url_for(".index"))
-        result = reports.run_cell(db(), engine(), cell)
+        result = reports.run_cell(db(), report_engine(), cell)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         if result.error or result.note:

@@ -66,6 +66,12 @@ SETTINGS: tuple[Setting, ...] = (
             "mysql+pymysql://root@localhost/smsbridge?unix_socket=/run/mysqld/mysqld.sock",
             "SQLAlchemy URL of the MariaDB/MySQL database shared with gammu-smsd.",
             secret=True),
+    Setting("db_timeout", parse_positive_float, 5.0,
+            "Seconds one database call (connect, read, write) may take before it is given up; "
+            "the API then answers 503 with Retry-After and jobs try again at their next pass."),
+    Setting("stop_timeout", parse_positive_float, 5.0,
+            "Seconds a stopping gateway waits for running passes and requests to finish; "
+            "then it exits without them (their open transactions roll back)."),
     Setting("state_dir", str, "var",
             "Folder for pid files, logs and the simulated modems' folders."),
     Setting("smsdrc_dir", str, "gammu-smsdrc",

@@ -62,6 +62,30 @@ def render_config(settings, sim) -> str:
     return string.Template(TEMPLATE.read_text(encoding="utf-8")).substitute(checked)
 
 
+def client_environment(settings) -> dict[str, str]:
+    """Where gammu-smsd's MySQL client finds the server after a reconnect.
+
+    gammu-smsd cuts ``:port`` or ``:socket`` off its ``host`` setting in place
+    on its first connect (``SMSDMySQL_Connect`` in Gammu's
+    ``smsd/services/mysql.c``), so after the database restarts it reconnects
+    to the client library's defaults: another port or socket. The MariaDB
+    client library takes those defaults from ``MYSQL_TCP_PORT`` and
+    ``MYSQL_UNIX_PORT``; setting them to ours makes every reconnect land on
+    the same server."""
+    url = make_url(settings.database_url)
+    env = {}
+    if url.port:
+        env["MYSQL_TCP_PORT"] = str(url.port)
+    if url.query.get("unix_socket"):
+        env["MYSQL_UNIX_PORT"] = str(url.query["unix_socket"])
+    return env
+
+
+def environment_path(settings, name: str) -> Path:
+    """``NAME.env`` beside the config: read by ``smsd start`` and by the systemd unit."""
+    return Path(settings.smsdrc_dir) / f"{name}.env"
+
+
 def write_config(settings, sim) -> Path:
     path = config_path(settings, sim.name)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,6 +96,9 @@ def write_config(settings, sim) -> Path:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(render_config(settings, sim))
+    environment_path(settings, sim.name).write_text(
+        "".join(f"{key}={_ini_value(value)}\n" for key, value in client_environment(settings).items()),
+        encoding="utf-8")
     return path
 
 
@@ -113,7 +140,8 @@ def start(settings, name: str, timeout: float = 10.0) -> int:
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.unlink(missing_ok=True)
     result = subprocess.run(["gammu-smsd", "--config", str(config), "--daemon",
-                             "--pid", str(pid_file)], capture_output=True, text=True)
+                             "--pid", str(pid_file)], capture_output=True, text=True,
+                            env={**os.environ, **client_environment(settings)})
     if result.returncode != 0:
         raise SmsdError(f"gammu-smsd for {name} did not start: {result.stderr.strip() or result.stdout.strip()}")
     deadline = time.monotonic() + timeout

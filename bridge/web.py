@@ -1,4 +1,10 @@
-"""The WSGI app. ``create_app`` builds it and never starts background jobs."""
+"""The WSGI app. ``create_app`` builds it and never starts background jobs.
+
+While the database is unreachable (down, restarting, frozen past
+``db_timeout``) every route answers 503 with ``Retry-After`` and a JSON body
+saying so, instead of hanging or a generic 500: a client that retries later
+loses nothing (a request whose commit was cut off may have been stored: the
+JSON API's ``Idempotency-Key`` makes its retry safe)."""
 
 from __future__ import annotations
 
@@ -8,11 +14,14 @@ from werkzeug.exceptions import HTTPException
 
 from admin import init_admin
 
+from . import reports
 from .config import load_settings
-from .db import bind_to_requests, make_engine, make_session_factory
+from .db import UNAVAILABLE, UnavailableLog, bind_to_requests, make_engine, make_session_factory
 from .throttle import LoginThrottle
 
 MAX_REQUEST_BYTES = 1024 * 1024
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_MESSAGE = "the database is unavailable; try again later"
 
 
 def create_app(settings=None, engine=None) -> Flask:
@@ -22,25 +31,40 @@ def create_app(settings=None, engine=None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.sort_keys = False
     app.json.ensure_ascii = False
-    engine = engine or make_engine(settings.database_url, pool_size=10, max_overflow=20)
+    engine = engine or make_engine(settings.database_url, timeout=settings.db_timeout,
+                                   pool_size=10, max_overflow=20)
     sessions = make_session_factory(engine)
+    # The notebook's cells may run up to their own time limit: a bound of their own.
+    report_engine = make_engine(settings.database_url, timeout=reports.TIME_LIMIT_SECONDS + 2,
+                                pool_size=2, max_overflow=2)
+    unavailable = UnavailableLog()
     app.extensions["smsbridge"] = {"engine": engine, "sessions": sessions,
-                                   "throttle": LoginThrottle()}
+                                   "report_engine": report_engine, "throttle": LoginThrottle(),
+                                   "unavailable": unavailable}
 
     bind_to_requests(app, sessions)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         # Every error is JSON, also 404/405/413 raised by Flask itself.
-        body = {"error": {"status": exc.code, "message": exc.description}}
-        if request.path.startswith(("/smsc",)):
-            body = {"success": False, "description": exc.description}
-        return jsonify(body), exc.code
+        return _error_body(exc.code, exc.description), exc.code
+
+    def _database_unavailable(exc: Exception):
+        unavailable.record(exc)
+        return _error_body(503, UNAVAILABLE_MESSAGE), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+    for kind in UNAVAILABLE:
+        app.register_error_handler(kind, _database_unavailable)
 
     @app.get("/healthz")
     def healthz():
-        with g.db_session.begin():
-            g.db_session.execute(text("SELECT 1"))
+        try:
+            with g.db_session.begin():
+                g.db_session.execute(text("SELECT 1"))
+        except UNAVAILABLE as exc:
+            unavailable.record(exc)
+            return (jsonify({"status": "unavailable", "database": UNAVAILABLE_MESSAGE}), 503,
+                    {"Retry-After": str(RETRY_AFTER_SECONDS)})
         return jsonify({"status": "ok"})
 
     from .api import classic, v1
@@ -48,3 +72,9 @@ def create_app(settings=None, engine=None) -> Flask:
     app.register_blueprint(v1)
     init_admin(app)
     return app
+
+
+def _error_body(status: int, message: str):
+    if request.path.startswith("/smsc"):
+        return jsonify({"success": False, "description": message})
+    return jsonify({"error": {"status": status, "message": message}})
