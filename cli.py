@@ -63,6 +63,8 @@ def operator_errors(fn):
 def main(ctx, config_path):
     """smsbridge: an SMS gateway over Gammu SMSD."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Alembic narrates each step at INFO; the db commands print what was done.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     ctx.obj = Context(config_path)
 
 
@@ -87,7 +89,7 @@ def db():
 @pass_ctx
 @operator_errors
 def db_init(ctx, gammu_user, gammu_password_stdin):
-    """Create the database and its tables (idempotent)."""
+    """Create the database and its tables, or bring them up to date (idempotent)."""
     schema.create_database_if_missing(ctx.settings.database_url)
     for line in schema.init_schema(ctx.engine):
         click.echo(line)
@@ -99,6 +101,41 @@ def db_init(ctx, gammu_user, gammu_password_stdin):
                    "SMSBRIDGE_GAMMU_DB_USER and SMSBRIDGE_GAMMU_DB_PASSWORD before `sim add`.")
         if not gammu_password_stdin:
             click.echo(f"password: {password}")
+
+
+@db.command("upgrade")
+@pass_ctx
+@operator_errors
+def db_upgrade(ctx):
+    """Apply the schema migrations this version brings (run after updating smsbridge)."""
+    for line in schema.upgrade_schema(ctx.engine):
+        click.echo(line)
+
+
+@db.command("status")
+@pass_ctx
+def db_status(ctx):
+    """Show the database's schema revision and the one this smsbridge needs."""
+    current, head = schema.schema_state(ctx.engine)
+    click.echo(f"database: {current or 'no schema version'}\nneeded:   {head}")
+    problem = schema.schema_problem(current, head)
+    if problem:
+        raise click.ClickException(problem)
+    click.echo("up to date")
+
+
+@db.command("revision")
+@click.argument("message")
+@pass_ctx
+@operator_errors
+def db_revision(ctx, message):
+    """For developers: draft the next migration by comparing the database
+    (at head) with the models. Review the file before committing it."""
+    from bridge import migrations
+    schema.require_current_schema(ctx.engine)
+    with ctx.engine.connect() as conn:
+        path = migrations.new_revision(conn, message)
+    click.echo(f"drafted {path}")
 
 
 @db.command("ddl")
