@@ -590,9 +590,11 @@ def _wait_for_signal():
 
 @main.command()
 @pass_ctx
+@operator_errors
 def worker(ctx):
     """Run the jobs (dispatch, harvest, health) until stopped."""
     from bridge.scheduler import Worker
+    schema.require_current_schema(ctx.engine)
     w = Worker(ctx.settings)
     w.start()
     click.echo("worker running; Ctrl-C stops it")
@@ -602,8 +604,12 @@ def worker(ctx):
         w.stop()
 
 
+@operator_errors
 def _serve(ctx, host, port, with_worker: bool):
+    """Refuses a database behind (or ahead of) this code's schema: the web
+    and the jobs would fail at random on columns that are not there yet."""
     from bridge.server import serve
+    schema.require_current_schema(ctx.engine)
     serve(ctx.settings, host, port, with_worker=with_worker)
 
 
