@@ -61,6 +61,8 @@ def operator_errors(fn):
 def main(ctx, config_path):
     """smsbridge: an SMS gateway over Gammu SMSD."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Alembic narrates each step at INFO; the db commands print what was done.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     ctx.obj = Context(config_path)
 
 
@@ -85,7 +87,7 @@ def db():
 @pass_ctx
 @operator_errors
 def db_init(ctx, gammu_user, gammu_password_stdin):
-    """Create the database and its tables (idempotent)."""
+    """Create the database and its tables, or bring them up to date (idempotent)."""
     schema.create_database_if_missing(ctx.settings.database_url)
     for line in schema.init_schema(ctx.engine):
         click.echo(line)
@@ -97,6 +99,41 @@ def db_init(ctx, gammu_user, gammu_password_stdin):
                    "SMSBRIDGE_GAMMU_DB_USER and SMSBRIDGE_GAMMU_DB_PASSWORD before `sim add`.")
         if not gammu_password_stdin:
             click.echo(f"password: {password}")
+
+
+@db.command("upgrade")
+@pass_ctx
+@operator_errors
+def db_upgrade(ctx):
+    """Apply the schema migrations this version brings (run after updating smsbridge)."""
+    for line in schema.upgrade_schema(ctx.engine):
+        click.echo(line)
+
+
+@db.command("status")
+@pass_ctx
+def db_status(ctx):
+    """Show the database's schema revision and the one this smsbridge needs."""
+    current, head = schema.schema_state(ctx.engine)
+    click.echo(f"database: {current or 'no schema version'}\nneeded:   {head}")
+    problem = schema.schema_problem(current, head)
+    if problem:
+        raise click.ClickException(problem)
+    click.echo("up to date")
+
+
+@db.command("revision")
+@click.argument("message")
+@pass_ctx
+@operator_errors
+def db_revision(ctx, message):
+    """For developers: draft the next migration by comparing the database
+    (at head) with the models. Review the file before committing it."""
+    from bridge import migrations
+    schema.require_current_schema(ctx.engine)
+    with ctx.engine.connect() as conn:
+        path = migrations.new_revision(conn, message)
+    click.echo(f"drafted {path}")
 
 
 @db.command("ddl")
@@ -544,9 +581,11 @@ def health_once(ctx):
 
 @main.command()
 @pass_ctx
+@operator_errors
 def worker(ctx):
     """Run the jobs (dispatch, harvest, inbound, webhooks, health) until stopped."""
     from bridge.server import run_worker
+    schema.require_current_schema(ctx.engine)
     sys.exit(run_worker(ctx.settings))
 
 
@@ -558,9 +597,11 @@ port_option = click.option("--port", default=8080, show_default=True, type=int)
 @host_option
 @port_option
 @pass_ctx
+@operator_errors
 def web(ctx, host, port):
     """Serve the HTTP API and the admin with gunicorn (starts no jobs)."""
     from bridge.server import serve_web
+    schema.require_current_schema(ctx.engine)
     serve_web(ctx.settings, host, port)
 
 
@@ -568,9 +609,12 @@ def web(ctx, host, port):
 @host_option
 @port_option
 @pass_ctx
+@operator_errors
 def run(ctx, host, port):
     """Web and worker in one go, for a single box; SIGTERM or Ctrl-C stops both."""
     from bridge.server import cli_command, supervise
+    # Checked here too, so a stale schema is one clear line, not two children failing.
+    schema.require_current_schema(ctx.engine)
     sys.exit(supervise({
         "web": cli_command("web", "--host", host, "--port", str(port), config_path=ctx.config_path),
         "worker": cli_command("worker", config_path=ctx.config_path),

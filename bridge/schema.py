@@ -1,17 +1,24 @@
-"""Creating the database: Gammu's schema from ``sql/gammu-17.sql``, the
-bridge's from the models, and the least-privilege account for gammu-smsd."""
+"""Creating and upgrading the database: Gammu's schema from
+``sql/gammu-17.sql``, the bridge's by its migrations (``bridge/migrations``),
+and the least-privilege account for gammu-smsd.
+
+Gammu's tables are created once and never altered (another Gammu version is
+refused); the bridge's tables change only through migrations, and a process
+that serves the database first checks it is at the migrations' head."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
+from sqlalchemy.schema import CreateIndex, CreateTable
 
-from . import reports  # noqa: F401 - its report_cells table is created with the others
-from .models import GAMMU_SCHEMA_VERSION, Base, GammuBase, GammuVersion
+from . import migrations
+from .models import GAMMU_SCHEMA_VERSION, GammuBase, GammuVersion
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 GAMMU_SQL = SQL_DIR / f"gammu-{GAMMU_SCHEMA_VERSION}.sql"
@@ -26,6 +33,8 @@ GAMMU_GRANTS = {
     "sentitems": "SELECT, INSERT, UPDATE",
 }
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,32}$")
+MIGRATION_LOCK = "smsbridge_schema"
+MIGRATION_LOCK_WAIT = 60
 
 
 class SchemaError(RuntimeError):
@@ -33,7 +42,12 @@ class SchemaError(RuntimeError):
 
 
 def gammu_statements() -> list[str]:
-    body = "\n".join(line for line in GAMMU_SQL.read_text(encoding="utf-8").splitlines()
+    return sql_statements(GAMMU_SQL)
+
+
+def sql_statements(path: Path) -> list[str]:
+    """The statements of a plain DDL file (``--`` comments, ``;`` after each)."""
+    body = "\n".join(line for line in path.read_text(encoding="utf-8").splitlines()
                      if not line.lstrip().startswith("--"))
     return [part.strip() for part in body.split(";") if part.strip()]
 
@@ -58,51 +72,128 @@ def create_database_if_missing(database_url: str) -> None:
 
 
 def init_schema(engine: Engine) -> list[str]:
-    """Create what is missing; return what was done. Refuses a Gammu schema
-    of another version instead of altering someone's live tables."""
+    """Create what is missing, then bring the bridge's tables to head;
+    return what was done. Refuses a Gammu schema of another version instead
+    of altering someone's live tables."""
     done: list[str] = []
-    with engine.begin() as conn:
+    with engine.connect() as conn, _one_migrator(conn):
         existing = set(inspect(conn).get_table_names())
-        if "gammu" in existing:
-            versions = conn.scalars(select(GammuVersion.version)).all()
-            if versions != [GAMMU_SCHEMA_VERSION]:
-                raise SchemaError(
-                    f"this database holds Gammu schema version {versions or 'none'}, "
-                    f"smsbridge needs exactly {GAMMU_SCHEMA_VERSION} (gammu-smsd 1.42). "
-                    "Upgrade it with Gammu's own scripts or use an empty database.")
+        _check_gammu_version(conn, existing)
         _refuse_myisam(conn, existing)
         missing_gammu = [t for t in GAMMU_TABLES if t not in existing]
         if missing_gammu:
             for statement in gammu_statements():
                 conn.execute(text(statement))
             done.append("created Gammu tables: " + ", ".join(missing_gammu))
-        missing_bridge = [t for t in Base.metadata.tables if t not in existing]
-        Base.metadata.create_all(conn)
-        if missing_bridge:
-            done.append("created bridge tables: " + ", ".join(missing_bridge))
-        done += _add_missing_columns(conn, existing)
-    return done or ["schema is up to date"]
-
-
-def _add_missing_columns(conn: Connection, existing: set[str]) -> list[str]:
-    """A database made by an earlier smsbridge gets the columns added since
-    (additive changes only; nothing is dropped or altered)."""
-    done = []
-    inspector = inspect(conn)
-    for table in Base.metadata.sorted_tables:
-        if table.name not in existing:
-            continue
-        present = {c["name"] for c in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name not in present:
-                spec = str(CreateColumn(column).compile(dialect=conn.dialect)).strip()
-                conn.execute(text(f"ALTER TABLE `{table.name}` ADD COLUMN {spec}"))
-                done.append(f"added column {table.name}.{column.name}")
+        conn.commit()
+        done += _migrate(conn)
     return done
 
 
+def upgrade_schema(engine: Engine) -> list[str]:
+    """Bring the bridge's tables to head; return what was done. Only for a
+    database ``db init`` has made (this or an earlier release)."""
+    with engine.connect() as conn, _one_migrator(conn):
+        existing = set(inspect(conn).get_table_names())
+        missing_gammu = [t for t in GAMMU_TABLES if t not in existing]
+        if missing_gammu:
+            raise SchemaError(f"Gammu's tables are missing ({', '.join(missing_gammu)}): "
+                              "this database was never set up; run `smsbridge db init`.")
+        _check_gammu_version(conn, existing)
+        _refuse_myisam(conn, existing)
+        conn.commit()
+        return _migrate(conn)
+
+
+def _migrate(conn: Connection) -> list[str]:
+    """Adopt 0.1.0's tables if that is what the database holds, then upgrade."""
+    done = _adopt_previous_release(conn)
+    applied = migrations.upgrade(conn)
+    return done + (applied or [f"schema is up to date (revision {migrations.head_revision()})"])
+
+
+def _adopt_previous_release(conn: Connection) -> list[str]:
+    """smsbridge 0.1.0 made its tables with create_all and kept no version.
+    Tables that match the baseline exactly are stamped with it (their rows
+    stay); anything else is refused, since no one can tell which migrations
+    such tables need."""
+    if migrations.has_version_table(conn):
+        return []
+    existing = set(inspect(conn).get_table_names())
+    baseline = migrations.baseline_metadata()
+    if not existing & set(baseline.tables):
+        return []       # a new database: the migrations create everything
+    differences = migrations.differences(conn, baseline, only_its_tables=True)
+    if differences:
+        raise SchemaError(
+            f"the bridge's tables exist without a schema version, but they are not "
+            f"smsbridge {migrations.BASELINE_RELEASE}'s, so they cannot be upgraded safely: "
+            + "; ".join(migrations.describe(d) for d in differences)
+            + f". Bring them to {migrations.BASELINE_RELEASE}'s schema (sql/bridge.sql of that "
+              "release) first.")
+    migrations.stamp(conn, migrations.BASELINE)
+    return [f"found smsbridge {migrations.BASELINE_RELEASE}'s tables without a schema version; "
+            f"they match it, recorded as revision {migrations.BASELINE}"]
+
+
+@contextlib.contextmanager
+def _one_migrator(conn: Connection) -> Iterator[None]:
+    """Two `db init`/`db upgrade` at once would race to create the same
+    tables: a server-side named lock makes the second wait for the first."""
+    got = conn.execute(text("SELECT GET_LOCK(:name, :seconds)"),
+                       {"name": MIGRATION_LOCK, "seconds": MIGRATION_LOCK_WAIT}).scalar_one()
+    if got != 1:
+        raise SchemaError(f"another `smsbridge db init/upgrade` has held the schema for "
+                          f"{MIGRATION_LOCK_WAIT} s; try again when it is done.")
+    try:
+        yield
+    finally:
+        conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": MIGRATION_LOCK})
+        conn.commit()
+
+
+def schema_state(engine: Engine) -> tuple[str | None, str]:
+    """(the database's revision, the one this code needs)."""
+    with engine.connect() as conn:
+        return migrations.current_revision(conn), migrations.head_revision()
+
+
+def schema_problem(current: str | None, head: str) -> str | None:
+    """Why a database at ``current`` cannot be served by code that needs
+    ``head``, in words naming the fix; None when it can."""
+    if current == head:
+        return None
+    if current is None:
+        return ("the database has no smsbridge schema version; run `smsbridge db upgrade` "
+                "(`smsbridge db init` for a new database).")
+    if current not in {r.revision for r in migrations.script_directory().walk_revisions()}:
+        return (f"the database is at schema revision {current}, which this smsbridge does not "
+                f"know (made by a newer release?); this one needs {head}.")
+    return (f"the database is at schema revision {current}, this smsbridge needs {head}: "
+            "run `smsbridge db upgrade`.")
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Refuse to serve a database whose schema is not the one this code
+    was written for: queries would fail at random on missing columns."""
+    problem = schema_problem(*schema_state(engine))
+    if problem:
+        raise SchemaError(problem)
+
+
+def _check_gammu_version(conn: Connection, existing: set[str]) -> None:
+    if "gammu" not in existing:
+        return
+    versions = conn.scalars(select(GammuVersion.version)).all()
+    if versions != [GAMMU_SCHEMA_VERSION]:
+        raise SchemaError(
+            f"this database holds Gammu schema version {versions or 'none'}, "
+            f"smsbridge needs exactly {GAMMU_SCHEMA_VERSION} (gammu-smsd 1.42). "
+            "Upgrade it with Gammu's own scripts or use an empty database.")
+
+
 def _refuse_myisam(conn: Connection, existing: set[str]) -> None:
-    ours = [t for t in (*GAMMU_TABLES, *Base.metadata.tables) if t in existing]
+    ours = [t for t in (*GAMMU_TABLES, *migrations.target_metadata().tables) if t in existing]
     if not ours:
         return
     rows = conn.execute(
@@ -136,7 +227,7 @@ def bridge_ddl(engine: Engine) -> str:
     with engine.connect():
         pass    # the dialect learns the server (MariaDB quotes more reserved words)
     statements = []
-    for table in Base.metadata.sorted_tables:
+    for table in migrations.target_metadata().sorted_tables:
         statements.append(str(CreateTable(table).compile(engine)).strip() + ";")
         statements += [str(CreateIndex(index).compile(engine)).strip() + ";"
                        for index in sorted(table.indexes, key=lambda i: i.name)]

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from bridge import sims as sims_module
 from bridge import smsd, users
@@ -81,6 +81,28 @@ def engine(settings):
     with engine.begin() as conn:
         conn.execute(text(f"DROP DATABASE `{make_url(settings.database_url).database}`"))
     engine.dispose()
+
+
+@pytest.fixture
+def scratch_databases(database_url):
+    """Makes URLs of more databases of this test's own, not yet created
+    (``smsbridge_test_<pid>_<hex>``, like the run's); all dropped after it."""
+    base = make_url(database_url)
+    made: list[str] = []
+
+    def make() -> str:
+        made.append(f"smsbridge_test_{os.getpid()}_{secrets.token_hex(3)}")
+        return base.set(database=made[-1]).render_as_string(hide_password=False)
+    yield make
+    # URL.set() keeps a field given None, so build the server URL anew.
+    server = make_engine(URL.create(base.drivername, base.username, base.password, base.host,
+                                    base.port, None, base.query))
+    try:
+        with server.begin() as conn:
+            for name in made:
+                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    finally:
+        server.dispose()
 
 
 @pytest.fixture

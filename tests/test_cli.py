@@ -70,7 +70,7 @@ def test_block_and_unblock(runner, sessions, make_user):
 
 
 def test_init_is_idempotent_and_refuses_another_gammu_version(engine, sessions):
-    assert init_schema(engine) == ["schema is up to date"]
+    assert init_schema(engine) == ["schema is up to date (revision 0001)"]
     with sessions.begin() as session:
         session.execute(update(GammuVersion).values(version=16))
     try:
@@ -143,10 +143,3 @@ def test_webhook_set_prints_the_secret_last(runner, make_user):
     make_user("shop")
     result = invoke(runner, "webhook", "set", "--user", "shop", "--url", "http://127.0.0.1:9/hook")
     assert result.exit_code == 0 and len(result.output.split()[-1]) == 64
-
-
-def test_init_adds_columns_a_newer_version_introduced(engine):
-    with engine.begin() as conn:
-        conn.execute(text("ALTER TABLE messages DROP COLUMN callback_url"))
-    assert init_schema(engine) == ["added column messages.callback_url"]
-    assert init_schema(engine) == ["schema is up to date"]
