@@ -12,10 +12,11 @@ import sys
 import click
 
 from bridge import schema, sims, smsd, users
-from bridge.accept import AcceptError, SendOptions, accept
-from bridge.config import SETTINGS, SettingsError, load_settings
-from bridge.db import make_engine, make_session_factory
-from bridge.messages import NotFound, message_view, visible_message
+from bridge.accept import SendOptions, accept
+from bridge.config import SETTINGS, load_settings
+from bridge.db import UNAVAILABLE, make_engine, make_session_factory
+from bridge.errors import BridgeError, NotFound, SettingsError
+from bridge.messages import message_view, visible_message
 
 
 class Context:
@@ -47,10 +48,11 @@ def operator_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (users.UserError, users.AuthError, schema.SchemaError, smsd.SmsdError) as exc:
-            raise click.ClickException(getattr(exc, "message", None) or str(exc)) from None
-        except AcceptError as exc:
-            raise click.ClickException(f"{exc.field}: {exc.message}") from None
+        except BridgeError as exc:
+            raise click.ClickException(str(exc)) from None
+        except UNAVAILABLE as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise click.ClickException(f"the database is unavailable: {cause}") from None
     return wrapper
 
 

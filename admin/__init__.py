@@ -18,10 +18,9 @@ from flask import Flask, render_template
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_wtf.csrf import CSRFError, CSRFProtect
-
-from bridge.db import UNAVAILABLE, bind_to_requests
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from bridge.db import UNAVAILABLE, bind_to_requests
 
 from .auth import SESSION_LIFETIME, LoginThrottle, LoginView, current_user, secret_key
 from .dashboard import DashboardView

@@ -15,9 +15,10 @@ from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_admin import BaseView, expose
 from sqlalchemy import select
 
+from bridge.errors import AuthError
 from bridge.models import User
 from bridge.throttle import LoginThrottle  # noqa: F401 - the admin's login page uses it
-from bridge.users import AuthError, authenticate_password
+from bridge.users import authenticate_password
 
 SESSION_LIFETIME = timedelta(hours=8)
 

@@ -8,6 +8,7 @@ from flask_admin import expose
 from sqlalchemy import func, select
 
 from bridge import optouts, sims, users
+from bridge.errors import BridgeError
 from bridge.models import ApiKey, Sim, User
 
 from .auth import SecureView, current_user
@@ -17,12 +18,12 @@ from .common import db, form_int, settings
 def _run(action, done) -> bool:
     """Run ``action`` in one transaction and flash the outcome: ``done``, or
     ``done(result)`` when it is a function. UserError and AcceptError (both
-    ValueErrors) are the operator's mistakes and are shown as such."""
+    BridgeErrors) are the operator's mistakes and are shown as such."""
     try:
         with db().begin():
             result = action()
-    except ValueError as exc:
-        flash(getattr(exc, "message", None) or str(exc), "error")
+    except BridgeError as exc:
+        flash(exc.message, "error")
         return False
     flash(done(result) if callable(done) else done, "success")
     return True

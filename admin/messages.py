@@ -12,7 +12,8 @@ from flask_admin import expose
 from sqlalchemy import or_, select
 
 from bridge import archive, wake
-from bridge.messages import NotFound, message_view, visible_message
+from bridge.errors import ArchiveError, NotFound
+from bridge.messages import message_view, visible_message
 from bridge.models import MessageStatus, Sim, User
 
 from .auth import SecureView, current_user
@@ -154,7 +155,7 @@ class MessagesView(SecureView):
         try:
             with db().begin():
                 action(db(), message_id, _viewer())
-        except archive.ArchiveError as exc:
+        except ArchiveError as exc:
             flash(str(exc), "error")
         else:
             flash(f"Message {message_id} {done}.", "success")

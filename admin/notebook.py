@@ -11,6 +11,7 @@ from flask import Response, flash, redirect, request, url_for
 from flask_admin import expose
 
 from bridge import reports
+from bridge.errors import ReportError
 
 from . import charts
 from .auth import SecureView
@@ -94,7 +95,7 @@ class NotebookView(SecureView):
                 with db().begin():
                     saved = reports.save_cell(db(), cell_id, title=form["title"], query=form["query"],
                                               chart=form["chart"])
-            except reports.ReportError as exc:
+            except ReportError as exc:
                 error = str(exc)
             else:
                 flash(f"Cell {saved.title!r} saved.", "success")
@@ -117,7 +118,7 @@ class NotebookView(SecureView):
         try:
             with db().begin():
                 return reports.get_cell(db(), cell_id)
-        except reports.ReportError as exc:
+        except ReportError as exc:
             flash(str(exc), "error")
             return None
 
@@ -125,7 +126,7 @@ class NotebookView(SecureView):
         try:
             with db().begin():
                 action()
-        except reports.ReportError as exc:
+        except ReportError as exc:
             flash(str(exc), "error")
             return False
         return True

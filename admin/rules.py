@@ -8,6 +8,7 @@ from flask_admin import expose
 from sqlalchemy import select
 
 from bridge import rules
+from bridge.errors import BridgeError
 from bridge.models import User
 
 from .auth import SecureView
@@ -42,8 +43,8 @@ class RulesView(SecureView):
                                       match_kind=form["match_kind"], pattern=form["pattern"],
                                       action=form["action"], argument=form["argument"].strip() or None)
                 described, secret = rules.describe(rule), rule.secret
-        except ValueError as exc:                     # UserError: the operator's mistake
-            return self._page(form=form, error=getattr(exc, "message", None) or str(exc)), 400
+        except BridgeError as exc:
+            return self._page(form=form, error=exc.message), 400
         flash(f"Rule added: {described}", "success")
         if secret:
             # Rendered, not redirected: the secret must not travel through the

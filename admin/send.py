@@ -7,8 +7,8 @@ from flask import jsonify, request
 from flask_admin import expose
 
 from bridge import encoding, wake
-from bridge.accept import AcceptError, SendOptions, accept
-from bridge.users import AuthError
+from bridge.accept import SendOptions, accept
+from bridge.errors import AcceptError, AuthError
 
 from .auth import SecureView, current_user
 from .common import db, settings

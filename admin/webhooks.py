@@ -8,7 +8,7 @@ from flask_admin import expose
 from sqlalchemy import select
 
 from bridge import webhooks
-from bridge.accept import AcceptError
+from bridge.errors import AcceptError, BridgeError
 from bridge.models import User, Webhook
 
 from .auth import SecureView, current_user
@@ -34,8 +34,8 @@ class WebhookView(SecureView):
                                                                       form["url"]))
             except AcceptError as exc:
                 errors[exc.field if exc.field in FIELDS else "form"] = exc.message
-            except ValueError as exc:                 # UserError: no such user
-                errors["login" if me.is_admin else "form"] = getattr(exc, "message", None) or str(exc)
+            except BridgeError as exc:                # no such user
+                errors["login" if me.is_admin else "form"] = exc.message
         with db().begin():
             query = select(User.login, Webhook.url) \
                 .join(Webhook, Webhook.user_id == User.id, isouter=True).order_by(User.login)

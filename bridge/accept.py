@@ -10,28 +10,19 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
-import phonenumbers
 from sqlalchemy import bindparam, exists, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import encoding
+from .clock import utcnow
+from .errors import AcceptError, AuthError
 from .models import Message, MessageStatus, SendRequest, Sim, User
-from .users import AuthError, utcnow
+from .phones import normalise_number
 
 MAX_PRIORITY = 9
 MAX_VALID_FOR = 7 * 24 * 3600
 _SEPARATORS = re.compile(r"[,;\n\r]+")
-
-
-class AcceptError(ValueError):
-    """Bad input, named by ``field``; nothing was stored."""
-
-    def __init__(self, field: str, message: str, status: int = 400):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.status = status
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,20 +41,6 @@ class Accepted:
     request_id: int
     messages: list[dict]                  # [{id, to, status}]
     replayed: bool = False                # an idempotent replay: nothing new stored
-
-
-def normalise_number(raw: str, region: str) -> str:
-    """E.164, or AcceptError naming the number."""
-    cleaned = raw.strip()
-    if not cleaned:
-        raise AcceptError("to", "empty phone number")
-    try:
-        number = phonenumbers.parse(cleaned, region)
-    except phonenumbers.NumberParseException:
-        raise AcceptError("to", f"{cleaned!r} is not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
-        raise AcceptError("to", f"{cleaned!r} is not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def normalise_recipients(recipients: str | Iterable[str], region: str, limit: int) -> list[str]:

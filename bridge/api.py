@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from . import wake
-from . import optouts, webhooks
-from .accept import AcceptError, SendOptions, accept, parse_send_at
+from . import optouts, wake, webhooks
+from .accept import SendOptions, accept, parse_send_at
+from .errors import AcceptError, AuthError, NotFound
 from .inbound import inbound_view, list_inbound
-from .messages import NotFound, message_view, visible_message
+from .messages import message_view, visible_message
 from .openapi import openapi_document
 from .sims import sim_overview
-from .users import AuthError, authenticate_api_key, authenticate_password
+from .users import authenticate_api_key, authenticate_password
 
 classic = Blueprint("classic", __name__)
 v1 = Blueprint("v1", __name__, url_prefix="/api/v1")

@@ -17,10 +17,18 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import webhooks
+from .clock import utcnow
+from .errors import ArchiveError
 from .models import (
-    Message, MessageAttempt, MessageStatus, Outbox, OutboxMultipart, SentItem, Sim, User,
+    Message,
+    MessageAttempt,
+    MessageStatus,
+    Outbox,
+    OutboxMultipart,
+    SentItem,
+    Sim,
+    User,
 )
-from .users import utcnow
 
 # A queued message this long past its due time is "stuck": no SIM took it.
 STUCK_AFTER = timedelta(minutes=10)
@@ -28,10 +36,6 @@ STUCK_AFTER = timedelta(minutes=10)
 SENT_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED)
 CSV_COLUMNS = ("id", "created_at", "user", "to", "status", "sim", "parts", "attempts",
                "attempts_allowed", "sent_at", "finished_at", "last_error", "text")
-
-
-class ArchiveError(ValueError):
-    """The action does not apply to the message as it is now."""
 
 
 @dataclasses.dataclass(frozen=True)

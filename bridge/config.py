@@ -17,9 +17,7 @@ from typing import Any
 
 import phonenumbers
 
-
-class SettingsError(ValueError):
-    """A setting has a value that cannot be used; the message names it."""
+from .errors import SettingsError
 
 
 def parse_bool(raw: str) -> bool:

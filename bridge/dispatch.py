@@ -18,12 +18,20 @@ from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.orm import Session
 
 from . import encoding, webhooks
+from .clock import utcnow
 from .models import (
-    AttemptOutcome, Message, MessageAttempt, MessageStatus, OptOut, Outbox,
-    OutboxMultipart, Phone, Sim, SimUsage,
+    AttemptOutcome,
+    Message,
+    MessageAttempt,
+    MessageStatus,
+    OptOut,
+    Outbox,
+    OutboxMultipart,
+    Phone,
+    Sim,
+    SimUsage,
 )
 from .sims import period_start
-from .users import utcnow
 
 NO_SIM = "no healthy, enabled SIM is available to this user"
 NO_ROOM = "every SIM available to this user has reached its monthly limit"

@@ -17,12 +17,18 @@ from sqlalchemy import case, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from . import webhooks
+from .clock import utcnow
 from .dispatch import apply_usage
 from .models import (
-    AttemptOutcome, Message, MessageAttempt, MessageStatus, Outbox, OutboxMultipart,
-    SentItem, Sim,
+    AttemptOutcome,
+    Message,
+    MessageAttempt,
+    MessageStatus,
+    Outbox,
+    OutboxMultipart,
+    SentItem,
+    Sim,
 )
-from .users import utcnow
 
 SENT_STATUSES = ("SendingOK", "SendingOKNoReport", "DeliveryOK", "DeliveryFailed",
                  "DeliveryPending", "DeliveryUnknown")

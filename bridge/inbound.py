@@ -16,11 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import webhooks
+from .clock import utcnow
 from .models import (
-    AttemptOutcome, Inbox, InboundMessage, InboundPart, Message, MessageAttempt, Sim,
+    AttemptOutcome,
+    InboundMessage,
+    InboundPart,
+    Inbox,
+    Message,
+    MessageAttempt,
+    Sim,
 )
 from .rules import inbound_data, run_rules
-from .users import utcnow
 
 
 @dataclasses.dataclass

@@ -5,12 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from .clock import iso_utc
+from .errors import NotFound
 from .models import Message, MessageAttempt, User
-from .users import iso_utc
-
-
-class NotFound(LookupError):
-    pass
 
 
 def visible_message(session: Session, message_id: int, user: User | None) -> Message:

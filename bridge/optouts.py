@@ -8,16 +8,9 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .accept import AcceptError, normalise_number
+from .clock import iso_utc, utcnow
 from .models import OptOut, OptOutEvent
-from .users import iso_utc, utcnow
-
-
-def _number(phone: str, region: str) -> str:
-    try:
-        return normalise_number(phone, region)
-    except AcceptError as exc:
-        raise AcceptError("phone", exc.message) from None
+from .phones import normalise_number
 
 
 def _clip(reason: str | None) -> str | None:
@@ -30,7 +23,7 @@ def opt_out(session: Session, phone: str, *, reason: str | None, source: str,
             actor: str | None, region: str = "RU", now: datetime | None = None) -> bool:
     """Add the number; False if it was already on the list."""
     now = now or utcnow()
-    phone, reason = _number(phone, region), _clip(reason)
+    phone, reason = normalise_number(phone, region, field="phone"), _clip(reason)
     if session.get(OptOut, phone) is not None:
         return False
     session.add(OptOut(phone=phone, reason=reason, source=source, created_at=now))
@@ -44,7 +37,7 @@ def opt_in(session: Session, phone: str, *, reason: str | None, source: str,
            actor: str | None, region: str = "RU", now: datetime | None = None) -> bool:
     """Remove the number; False if it was not on the list."""
     now = now or utcnow()
-    phone, reason = _number(phone, region), _clip(reason)
+    phone, reason = normalise_number(phone, region, field="phone"), _clip(reason)
     if session.execute(delete(OptOut).where(OptOut.phone == phone)).rowcount == 0:
         return False
     session.add(OptOutEvent(phone=phone, action="removed", reason=reason, source=source,

@@ -18,12 +18,23 @@ from datetime import datetime
 from decimal import Decimal
 
 import phonenumbers
-from sqlalchemy import DateTime, Engine, MetaData, String, Table, Text, func, inspect, select
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    inspect,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from .clock import utcnow
+from .errors import ReportError
 from .models import Base, Message, MessageStatus
 from .sims import sim_overview
-from .users import utcnow
 
 ROW_CAP = 1000
 TIME_LIMIT_SECONDS = 10
@@ -34,10 +45,6 @@ INBOUND_TABLE = "inbound_messages"
 # MariaDB/MySQL error numbers the notebook explains in words.
 _READ_ONLY_REFUSED = 1792
 _TIME_LIMIT_HIT = (1969, 3024)
-
-
-class ReportError(ValueError):
-    """A cell cannot run; the message says why in words an admin can act on."""
 
 
 class ReportCell(Base):

@@ -14,9 +14,12 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from . import optouts, webhooks
-from .accept import AcceptError, SendOptions, accept, normalise_number
+from .accept import SendOptions, accept
+from .clock import iso_utc, utcnow
+from .errors import AcceptError, BridgeError, UserError
 from .models import InboundMessage, Rule, RuleResult, User
-from .users import AuthError, UserError, get_user, iso_utc, utcnow
+from .phones import normalise_number
+from .users import get_user
 
 log = logging.getLogger("smsbridge.rules")
 ACTIONS = ("reply", "forward_url", "forward_to", "opt_out", "opt_in")
@@ -134,8 +137,8 @@ def _record(session: Session, inbound: InboundMessage, rule: Rule | None, label:
     try:
         with session.begin_nested():
             detail, outcome = action(), "done"
-    except (UserError, AcceptError, AuthError) as exc:
-        detail, outcome = getattr(exc, "message", None) or str(exc), "error"
+    except BridgeError as exc:
+        detail, outcome = exc.message, "error"
     except Exception as exc:  # noqa: BLE001
         # Anything else (a database error, a bug) is still one rule's failure:
         # the savepoint undid it; the text, and every other text, goes on.

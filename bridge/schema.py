@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from . import migrations
+from .errors import SchemaError
 from .models import GAMMU_SCHEMA_VERSION, GammuBase, GammuVersion
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -35,10 +36,6 @@ GAMMU_GRANTS = {
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,32}$")
 MIGRATION_LOCK = "smsbridge_schema"
 MIGRATION_LOCK_WAIT = 60
-
-
-class SchemaError(RuntimeError):
-    """The database holds something init cannot work with."""
 
 
 def gammu_statements() -> list[str]:

@@ -9,9 +9,11 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from . import smsd
-from .accept import AcceptError, normalise_number
+from .clock import iso_utc, utcnow
+from .errors import AcceptError, UserError
 from .models import Outbox, Phone, Sim, SimUsage, User
-from .users import UserError, get_user, iso_utc, utcnow
+from .phones import normalise_number
+from .users import get_user
 
 SIM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 

@@ -12,11 +12,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from .errors import SmsdError
+
 TEMPLATE = Path(__file__).resolve().parent.parent / "gammu-smsdrc" / "smsdrc.template"
-
-
-class SmsdError(RuntimeError):
-    pass
 
 
 def config_path(settings, name: str) -> Path:

@@ -8,39 +8,17 @@ import hmac
 import secrets
 import threading
 from collections import OrderedDict
-from datetime import datetime, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from .errors import AuthError, UserError
 from .models import ApiKey, User
 
 _hasher = PasswordHasher()
 API_KEY_PREFIX = "sb_"
-
-
-class AuthError(Exception):
-    """Credentials refused. ``status`` is 401 (who are you?) or 403 (not allowed)."""
-
-    def __init__(self, message: str, status: int = 401):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
-class UserError(ValueError):
-    """An operator asked for something that cannot be done."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def iso_utc(value: datetime | None) -> str | None:
-    """A stored (naive UTC) time as every interface shows it: ISO 8601 + Z."""
-    return value.isoformat() + "Z" if value else None
 
 
 def hash_password(password: str) -> str:

@@ -10,8 +10,8 @@ Signature: ``X-Smsbridge-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of
 from __future__ import annotations
 
 import hashlib
-import http.client
 import hmac
+import http.client
 import ipaddress
 import json
 import math
@@ -27,9 +27,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from .accept import AcceptError
+from .clock import iso_utc, utcnow
+from .errors import AcceptError
 from .models import Message, Webhook, WebhookDelivery
-from .users import get_user, iso_utc, utcnow
+from .users import get_user
 
 EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed")
 MAX_BACKOFF = 3600.0

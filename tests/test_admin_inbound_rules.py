@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 import admin.inbound
 from bridge import rules
+from bridge.clock import utcnow
 from bridge.inbound import list_inbound, receive
 from bridge.models import InboundMessage, Rule, Webhook
-from bridge.users import utcnow
 from tests.conftest import wait_for
 from tests.test_admin_pages import log_in, post
 

@@ -15,8 +15,9 @@ from sqlalchemy import func, select, update
 from admin.auth import SESSION_LIFETIME, LoginThrottle, secret_key
 from bridge import archive, reports, users
 from bridge.accept import SendOptions, accept
+from bridge.clock import utcnow
+from bridge.errors import ArchiveError
 from bridge.models import Message, MessageStatus, OptOut, Sim, User
-from bridge.users import utcnow
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -126,7 +127,7 @@ def test_cancel_only_while_queued_and_retry_a_failed_message(client, make_user, 
     with sessions.begin() as session:
         again = session.get(Message, failed)
         assert (again.status, again.attempts_allowed, again.finished_at) == (MessageStatus.QUEUED, 3, None)
-        with pytest.raises(archive.ArchiveError):
+        with pytest.raises(ArchiveError):
             archive.retry(session, failed, None)               # queued, not failed: refused
 
 

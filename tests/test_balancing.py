@@ -9,8 +9,15 @@ from sqlalchemy import func, select, update
 from bridge.dispatch import NO_ROOM, dispatch
 from bridge.health import check_health
 from bridge.models import (
-    AttemptOutcome, Message, MessageAttempt, MessageStatus, Outbox, OutboxMultipart,
-    SentItem, Sim, SimUsage,
+    AttemptOutcome,
+    Message,
+    MessageAttempt,
+    MessageStatus,
+    Outbox,
+    OutboxMultipart,
+    SentItem,
+    Sim,
+    SimUsage,
 )
 from bridge.sims import set_limit
 from tests.conftest import wait_for
@@ -245,8 +252,8 @@ def test_a_text_stuck_on_a_sim_dead_for_long_ends_failed_not_resent(modems, make
                                                                     settings):
     from datetime import timedelta
 
+    from bridge.clock import utcnow
     from bridge.harvest import abandon
-    from bridge.users import utcnow
     make_user()
     modems.add("gone", limit=10)
     modems.kill("gone")

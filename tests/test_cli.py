@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 import cli
 from bridge.db import make_engine
 from bridge.models import GammuVersion, Sim, User
-from bridge.schema import bridge_ddl, create_gammu_account, init_schema, SQL_DIR
+from bridge.schema import SQL_DIR, bridge_ddl, create_gammu_account, init_schema
 from bridge.smsd import config_path
 
 

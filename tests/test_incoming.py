@@ -5,22 +5,27 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import func, select, update
 
 from bridge import rules, webhooks
-from bridge.accept import AcceptError
+from bridge.errors import AcceptError
 from bridge.harvest import harvest_reports
 from bridge.inbound import receive
 from bridge.jobs import webhook_pass
 from bridge.models import (
-    InboundMessage, Message, MessageAttempt, MessageStatus, Outbox, RuleResult, SentItem,
+    InboundMessage,
+    Message,
+    MessageAttempt,
+    MessageStatus,
+    Outbox,
+    RuleResult,
+    SentItem,
 )
 from bridge.scheduler import Worker
 from tests.conftest import wait_for
 from tests.helpers import dispatch_all, harvest_until, sent_parts
 from tests.test_sending import queue
-
-import pytest
 
 
 def inbound_pass(sessions, settings):
@@ -305,7 +310,7 @@ class PartialInbox:
 def test_incomplete_long_text_is_kept_as_it_is_after_the_wait(sessions, settings):
     from datetime import timedelta
 
-    from bridge.users import utcnow
+    from bridge.clock import utcnow
     long_ago = utcnow() - timedelta(seconds=settings.inbound_part_wait + 5)
     with sessions.begin() as session:
         PartialInbox.store(session, "simA", "+79991112233", "050003AA0301", "first part, ", long_ago)
@@ -334,8 +339,8 @@ def test_sim_default_asks_for_delivery_reports(runner, modems, make_user, sessio
 
 
 def test_a_stop_with_a_huge_tail_is_honoured_and_blocks_nothing_else(sessions, settings):
+    from bridge.clock import utcnow
     from bridge.models import OptOut
-    from bridge.users import utcnow
     with sessions.begin() as session:
         PartialInbox.store(session, "simA", "+79991112233", "", "STOP" + "\n." * 150, utcnow())
         PartialInbox.store(session, "simA", "+79991112244", "", "hello", utcnow())
@@ -347,7 +352,7 @@ def test_a_stop_with_a_huge_tail_is_honoured_and_blocks_nothing_else(sessions, s
 
 
 def test_a_rule_that_crashes_is_recorded_and_the_pass_goes_on(sessions, settings, monkeypatch):
-    from bridge.users import utcnow
+    from bridge.clock import utcnow
     with sessions.begin() as session:
         rules.add_rule(session, settings, login=None, match_kind="regex", pattern=".",
                        action="opt_out", argument=None)
@@ -368,9 +373,9 @@ def test_a_message_that_expires_unsent_is_reported_as_failed(modems, make_user, 
                                                              receiver):
     from datetime import timedelta
 
+    from bridge.clock import utcnow
     from bridge.dispatch import dispatch
     from bridge.models import WebhookDelivery
-    from bridge.users import utcnow
     from tests.test_sending import queue as queue_message
     make_user("alice")
     modems.add("simA", start=False)
@@ -388,7 +393,7 @@ def test_a_message_that_expires_unsent_is_reported_as_failed(modems, make_user, 
 
 
 def test_a_reply_rule_answers_a_number_once_an_hour(make_user, modems, sessions, settings):
-    from bridge.users import utcnow
+    from bridge.clock import utcnow
     make_user("alice")
     modems.add("simA", owner="alice", start=False)
     with sessions.begin() as session:

@@ -7,9 +7,9 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bridge.accept import SendOptions, accept
+from bridge.clock import utcnow
 from bridge.dispatch import dispatch
 from bridge.models import Message, MessageStatus, OptOut, User
-from bridge.users import utcnow
 from tests.helpers import dispatch_all, harvest_until, sent_parts
 
 

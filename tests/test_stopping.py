@@ -22,10 +22,16 @@ from sqlalchemy import func, select
 
 from bridge import smsd
 from bridge.accept import accept
+from bridge.clock import utcnow
 from bridge.models import Message, MessageStatus, User, WebhookDelivery
 from bridge.server import KILL_GRACE
-from bridge.users import utcnow
-from tests.conftest import Gateway, free_port, process_group_members, settings_env, wait_for
+from tests.conftest import (
+    Gateway,
+    free_port,
+    process_group_members,
+    settings_env,
+    wait_for,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from bridge import encoding
-from bridge.accept import AcceptError, normalise_number, normalise_recipients, parse_send_at
-from bridge.config import SETTINGS, SettingsError, load_settings
+from bridge.accept import normalise_recipients, parse_send_at
+from bridge.config import SETTINGS, load_settings
+from bridge.errors import AcceptError, SettingsError
+from bridge.phones import normalise_number
 from bridge.sims import period_start
 
 README = Path(__file__).resolve().parent.parent / "README.md"
