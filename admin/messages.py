@@ -9,9 +9,9 @@ from datetime import date
 
 from flask import Response, flash, redirect, request, stream_with_context, url_for
 from flask_admin import expose
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
-from bridge import archive, wake
+from bridge import archive, usage, wake
 from bridge.errors import ArchiveError, NotFound
 from bridge.messages import message_view, visible_message
 from bridge.models import MessageStatus, Sim, User
@@ -63,7 +63,7 @@ def usable_sims(session, user: User) -> list[Sim]:
     only SIM names a user's pages show."""
     query = select(Sim).order_by(Sim.name)
     if not user.is_admin:
-        query = query.where(or_(Sim.owner_id.is_(None), Sim.owner_id == user.id))
+        query = query.where(usage.usable_by(user.id))
     return list(session.scalars(query))
 
 

@@ -10,11 +10,11 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import bindparam, exists, insert, or_, select
+from sqlalchemy import bindparam, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import encoding
+from . import encoding, usage
 from .clock import utcnow
 from .errors import AcceptError, AuthError
 from .models import Message, MessageStatus, SendRequest, Sim, User
@@ -109,8 +109,7 @@ def check_text(text: str | None, max_parts: int) -> int:
 
 # Built once: constructing a statement (and its cache key) on every request
 # cost more CPU than running it.
-_HAS_SIM = select(exists().where(
-    Sim.enabled.is_(True), or_(Sim.owner_id.is_(None), Sim.owner_id == bindparam("user_id"))))
+_HAS_SIM = select(exists().where(Sim.enabled.is_(True), usage.usable_by(bindparam("user_id"))))
 _INSERT_REQUEST = insert(SendRequest.__table__)
 _INSERT_MESSAGE = insert(Message.__table__)
 _INSERT_MESSAGES = insert(Message.__table__).returning(Message.__table__.c.id,

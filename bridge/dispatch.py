@@ -13,11 +13,10 @@ import dataclasses
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, insert, select, tuple_, update
-from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from . import encoding, webhooks
+from . import encoding, usage, webhooks
 from .clock import utcnow
 from .models import (
     AttemptOutcome,
@@ -29,9 +28,7 @@ from .models import (
     OutboxMultipart,
     Phone,
     Sim,
-    SimUsage,
 )
-from .sims import period_start
 
 NO_SIM = "no healthy, enabled SIM is available to this user"
 NO_ROOM = "every SIM available to this user has reached its monthly limit"
@@ -135,16 +132,8 @@ def _lock_candidates(session: Session, now: datetime) -> list[_Candidate]:
     ).all()
     if not sims:
         return []
-    keys = [(s.id, period_start(s.billing_day, now.date())) for s in sims]
-    used = _lock_usage(session, keys)
-    missing = [(sim_id, start) for sim_id, start in keys if sim_id not in used]
-    if missing:
-        # Once per SIM and month. Only here: INSERT IGNORE on an existing row
-        # takes a shared lock, and two dispatchers upgrading theirs deadlock.
-        session.execute(mysql_insert(SimUsage).prefix_with("IGNORE"),
-                        [{"sim_id": sim_id, "period_start": start, "parts": 0}
-                         for sim_id, start in missing])
-        used = _lock_usage(session, keys)
+    keys = usage.month_keys(sims, now.date())
+    used = usage.lock_month(session, keys)
     waiting = dict(session.execute(
         select(Outbox.sender_id, func.count()).where(Outbox.sender_id.in_([s.name for s in sims]))
         .group_by(Outbox.sender_id)).all())
@@ -152,16 +141,6 @@ def _lock_candidates(session: Session, now: datetime) -> list[_Candidate]:
                        used.get(s.id, 0),
                        waiting.get(s.name, 0))
             for s, (_, start) in zip(sims, keys)]
-
-
-def _lock_usage(session: Session, keys: list[tuple[int, date]]) -> dict[int, int]:
-    """Parts used per SIM this period, rows locked in SIM order."""
-    return dict(session.execute(
-        select(SimUsage.sim_id, SimUsage.parts)
-        .where(tuple_(SimUsage.sim_id, SimUsage.period_start).in_(keys))
-        .order_by(SimUsage.sim_id)
-        .with_for_update()
-    ).all())
 
 
 def _failed_sims(session: Session, message_ids: list[int]) -> dict[int, set[int]]:
@@ -177,7 +156,7 @@ def _failed_sims(session: Session, message_ids: list[int]) -> dict[int, set[int]
 
 def _pick(candidates: list[_Candidate], user_id: int, parts: int,
           tried: set[int] | tuple) -> tuple[_Candidate | None, str]:
-    allowed = [c for c in candidates if c.owner_id is None or c.owner_id == user_id]
+    allowed = [c for c in candidates if usage.may_use(c.owner_id, user_id)]
     if not allowed:
         return None, NO_SIM
     with_room = [c for c in allowed if c.room() >= parts]
@@ -224,20 +203,9 @@ def _write_outbox(session: Session, placed, now: datetime) -> None:
     for m, sim, parts in placed:
         reserved[(sim.id, sim.period)] += len(parts)
         groups[(sim.id, len(parts))].append(m.id)
-    apply_usage(session, reserved)
+    usage.change(session, reserved)
     for (sim_id, count), ids in groups.items():
         session.execute(update(Message).where(Message.id.in_(ids)).values(
             status=MessageStatus.DISPATCHED, sim_id=sim_id, parts=count,
             attempts_made=Message.attempts_made + 1, dispatched_at=now, wait_reason=None))
-
-
-def apply_usage(session: Session, changes: dict[tuple[int, date], int]) -> None:
-    """Reserve (positive) or release (negative) parts of SIMs' months, in
-    SIM order: every job takes usage row locks in the same order, so two
-    jobs changing the same SIMs wait for each other instead of deadlocking."""
-    for (sim_id, start), parts in sorted(changes.items()):
-        if parts:
-            session.execute(update(SimUsage)
-                            .where(SimUsage.sim_id == sim_id, SimUsage.period_start == start)
-                            .values(parts=func.greatest(SimUsage.parts + parts, 0)))
 

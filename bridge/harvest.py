@@ -16,9 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from . import webhooks
+from . import usage, webhooks
 from .clock import utcnow
-from .dispatch import apply_usage
 from .models import (
     AttemptOutcome,
     Message,
@@ -95,7 +94,7 @@ def harvest(session: Session, *, now: datetime | None = None, limit: int = 2000)
                 result.retried += 1
             else:
                 failed_ids.append(verdict.message_id)
-    apply_usage(session, releases)
+    usage.change(session, releases)
     result.sent, result.failed = len(sent_ids), len(failed_ids)
     session.flush()
     webhooks.message_event(session, sent_ids, "sms:sent", now=now)
@@ -229,7 +228,7 @@ def take_back(session: Session, sim_ids: list[int], *, now: datetime | None = No
         releases[(attempt.sim_id, attempt.period_start)] -= attempt.parts
         _requeue_or_fail(session, attempt.message_id, now, error, counts_as_attempt=False)
         taken += 1
-    apply_usage(session, releases)
+    usage.change(session, releases)
     return taken
 
 
@@ -268,7 +267,7 @@ def abandon(session: Session, *, after_seconds: float, now: datetime | None = No
                 Message.id == attempt.message_id, Message.status == MessageStatus.DISPATCHED).values(
                 status=MessageStatus.FAILED, finished_at=now, last_error=error[:255])).rowcount:
             failed_ids.append(attempt.message_id)
-    apply_usage(session, releases)
+    usage.change(session, releases)
     session.flush()
     webhooks.message_event(session, failed_ids, "sms:failed", now=now)
     return len(failed_ids)

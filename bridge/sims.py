@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import smsd
+from . import smsd, usage
 from .clock import iso_utc, utcnow
 from .errors import AcceptError, UserError
-from .models import Outbox, Phone, Sim, SimUsage, User
+from .models import Outbox, Phone, Sim, User
 from .phones import normalise_number
 from .users import get_user
 
 SIM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-
-
-def period_start(billing_day: int, today: date) -> date:
-    """First day of the billing month that contains ``today``."""
-    if today.day >= billing_day:
-        return today.replace(day=billing_day)
-    last_month = today.replace(day=1) - timedelta(days=1)
-    return last_month.replace(day=billing_day)
 
 
 def add_sim(session: Session, settings, name: str, number: str, *,
@@ -90,24 +82,18 @@ def set_limit(session: Session, name: str, monthly_limit: int | None) -> None:
     get_sim(session, name).monthly_limit = monthly_limit
 
 
-def usage_keys(sims, today: date) -> list[tuple[int, date]]:
-    return [(sim.id, period_start(sim.billing_day, today)) for sim in sims]
-
-
 def sim_overview(session: Session, *, user: User | None = None,
                  now: datetime | None = None) -> list[dict]:
     """One dict per SIM (only those ``user`` may use, when given)."""
     now = now or utcnow()
     query = select(Sim).order_by(Sim.name)
     if user is not None and not user.is_admin:
-        query = query.where((Sim.owner_id.is_(None)) | (Sim.owner_id == user.id))
+        query = query.where(usage.usable_by(user.id))
     sims = session.scalars(query).all()
     if not sims:
         return []
-    keys = usage_keys(sims, now.date())
-    used = dict(session.execute(
-        select(SimUsage.sim_id, SimUsage.parts)
-        .where(tuple_(SimUsage.sim_id, SimUsage.period_start).in_(keys))).all())
+    keys = usage.month_keys(sims, now.date())
+    used = usage.parts_used(session, keys)
     waiting = dict(session.execute(
         select(Outbox.sender_id, func.count()).where(Outbox.sender_id.in_([s.name for s in sims]))
         .group_by(Outbox.sender_id)).all())

@@ -13,7 +13,7 @@ from bridge.accept import normalise_recipients, parse_send_at
 from bridge.config import SETTINGS, load_settings
 from bridge.errors import AcceptError, SettingsError
 from bridge.phones import normalise_number
-from bridge.sims import period_start
+from bridge.usage import period_start
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
