@@ -400,7 +400,7 @@ def status(ctx, message_id):
 @pass_ctx
 def inbox(ctx, sim, since, limit):
     """Show received texts and what the rules did with them."""
-    from bridge.inbound import inbound_view, list_inbound
+    from bridge.messages import inbound_view, list_inbound
     with ctx.sessions.begin() as session:
         rows = [inbound_view(m) for m in list_inbound(session, None, since=since, limit=limit)
                 if sim is None or m.sim_name == sim]
@@ -543,7 +543,7 @@ def webhook_set(ctx, login, url):
 @pass_ctx
 def dispatch_once(ctx):
     """Run dispatch until nothing is due (debugging)."""
-    from bridge.jobs import dispatch_until_idle
+    from bridge.jobs.passes import dispatch_until_idle
     click.echo(f"dispatched {dispatch_until_idle(ctx.sessions, ctx.settings)}")
 
 
@@ -551,7 +551,7 @@ def dispatch_once(ctx):
 @pass_ctx
 def harvest_once(ctx):
     """Run one harvest pass (debugging)."""
-    from bridge.jobs import harvest_pass
+    from bridge.jobs.passes import harvest_pass
     click.echo(str(harvest_pass(ctx.sessions)))
 
 
@@ -559,7 +559,7 @@ def harvest_once(ctx):
 @pass_ctx
 def inbound_once(ctx):
     """Run one inbound pass (debugging)."""
-    from bridge.jobs import inbound_pass
+    from bridge.jobs.passes import inbound_pass
     click.echo(str(inbound_pass(ctx.sessions, ctx.settings)))
 
 
@@ -567,7 +567,7 @@ def inbound_once(ctx):
 @pass_ctx
 def webhooks_once(ctx):
     """Run one webhook delivery pass (debugging)."""
-    from bridge.jobs import webhook_pass
+    from bridge.jobs.passes import webhook_pass
     click.echo(str(webhook_pass(ctx.sessions, ctx.settings)))
 
 
@@ -575,7 +575,7 @@ def webhooks_once(ctx):
 @pass_ctx
 def health_once(ctx):
     """Run one health pass (debugging)."""
-    from bridge.jobs import health_pass
+    from bridge.jobs.passes import health_pass
     click.echo(str(health_pass(ctx.sessions, ctx.settings)))
 
 

@@ -7,7 +7,7 @@ from flask import request
 from flask_admin import expose
 from sqlalchemy import select
 
-from bridge.inbound import inbound_view, list_inbound
+from bridge.messages import inbound_view, list_inbound
 from bridge.models import User
 
 from .auth import SecureView, current_user

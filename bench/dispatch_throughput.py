@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import Bench, log, machine, recipient, table, today  # noqa: E402
 from bridge import encoding  # noqa: E402
 from bridge.accept import accept  # noqa: E402
-from bridge.jobs import dispatch_until_idle  # noqa: E402
+from bridge.jobs.passes import dispatch_until_idle  # noqa: E402
 from bridge.models import User  # noqa: E402
 
 SIMS = 4

@@ -1,4 +1,5 @@
-"""Reading messages back: the one view of a message every interface shows."""
+"""Reading messages back: the one view of a sent message and of a received
+one that every interface (API, CLI, admin, webhook payloads) shows."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from .clock import iso_utc
 from .errors import NotFound
-from .models import Message, MessageAttempt, User
+from .models import InboundMessage, Message, MessageAttempt, User
 
 
 def visible_message(session: Session, message_id: int, user: User | None) -> Message:
@@ -48,3 +49,30 @@ def message_view(message: Message) -> dict:
                      "dispatched_at": iso_utc(a.dispatched_at), "finished_at": iso_utc(a.finished_at),
                      "error": a.error} for a in message.attempts],
     }
+
+
+def list_inbound(session: Session, user, *, since: int = 0, limit: int = 100,
+                 newest_first: bool = False) -> list[InboundMessage]:
+    """Cursor-paged: messages with id > ``since``, oldest first. With
+    ``newest_first`` the pages run the other way: ``since`` is still the
+    last id seen, so a page holds the ids below it (0: from the newest)."""
+    if newest_first:
+        query = select(InboundMessage).order_by(InboundMessage.id.desc()).limit(limit)
+        if since:
+            query = query.where(InboundMessage.id < since)
+    else:
+        query = select(InboundMessage).where(InboundMessage.id > since).order_by(InboundMessage.id).limit(limit)
+    if user is not None and not user.is_admin:
+        query = query.where(InboundMessage.user_id == user.id)
+    return list(session.scalars(query))
+
+
+def inbound_data(inbound: InboundMessage) -> dict:
+    return {"inbound_id": inbound.id, "from": inbound.sender, "sim": inbound.sim_name,
+            "text": inbound.text, "parts": inbound.parts, "complete": inbound.complete,
+            "received_at": iso_utc(inbound.received_at)}
+
+
+def inbound_view(inbound: InboundMessage) -> dict:
+    return {**inbound_data(inbound), "id": inbound.id,
+            "rules": [{"rule": r.label, "outcome": r.outcome, "detail": r.detail} for r in inbound.results]}

@@ -69,7 +69,7 @@ def serve_web(settings, host: str, port: int) -> None:
 
 def run_worker(settings) -> int:
     """Run the jobs until SIGTERM or SIGINT; return the exit status."""
-    from .scheduler import Worker
+    from .jobs.scheduler import Worker
 
     stop = _stop_on_signals()
     worker = Worker(settings)

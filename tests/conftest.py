@@ -31,7 +31,7 @@ from bridge import sims as sims_module
 from bridge import smsd, users
 from bridge.config import load_settings
 from bridge.db import make_engine, make_session_factory
-from bridge.health import check_health
+from bridge.jobs.health import check_health
 from bridge.models import Base, GammuBase
 from bridge.schema import create_database_if_missing, init_schema
 from bridge.web import create_app

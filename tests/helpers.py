@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bridge.dispatch import dispatch
-from bridge.harvest import harvest
+from bridge.jobs.dispatch import dispatch
+from bridge.jobs.harvest import harvest
 from bridge.models import Message, MessageStatus, Outbox, SendRequest, SentItem
 from tests.conftest import wait_for
 

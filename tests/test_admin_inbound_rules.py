@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 import admin.inbound
 from bridge import rules
 from bridge.clock import utcnow
-from bridge.inbound import list_inbound, receive
+from bridge.jobs.inbound import receive
+from bridge.messages import list_inbound
 from bridge.models import InboundMessage, Rule, Webhook
 from tests.conftest import wait_for
 from tests.test_admin_pages import log_in, post

@@ -6,8 +6,8 @@ import threading
 
 from sqlalchemy import func, select, update
 
-from bridge.dispatch import NO_ROOM, dispatch
-from bridge.health import check_health
+from bridge.jobs.dispatch import NO_ROOM, dispatch
+from bridge.jobs.health import check_health
 from bridge.models import (
     AttemptOutcome,
     Message,
@@ -233,7 +233,7 @@ class StalledDaemon:
 def test_a_row_the_daemon_leased_is_never_taken_back(modems, make_user, sessions, settings):
     """A stalled daemon may already have handed the text to its modem: after
     its lease expires the row stays with it rather than risk a second copy."""
-    from bridge.harvest import take_back
+    from bridge.jobs.harvest import take_back
     make_user()
     modems.add("stalled")
     modems.kill("stalled")
@@ -253,7 +253,7 @@ def test_a_text_stuck_on_a_sim_dead_for_long_ends_failed_not_resent(modems, make
     from datetime import timedelta
 
     from bridge.clock import utcnow
-    from bridge.harvest import abandon
+    from bridge.jobs.harvest import abandon
     make_user()
     modems.add("gone", limit=10)
     modems.kill("gone")

@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from bridge import sims, smsd, users
 from bridge.db import make_engine, make_session_factory
-from bridge.health import check_health
+from bridge.jobs.health import check_health
 from bridge.models import Message, MessageStatus
 from bridge.schema import create_database_if_missing, init_schema
 from tests.conftest import Gateway, free_port, wait_for

@@ -10,9 +10,11 @@ from sqlalchemy import func, select, update
 
 from bridge import rules, webhooks
 from bridge.errors import AcceptError
-from bridge.harvest import harvest_reports
-from bridge.inbound import receive
-from bridge.jobs import webhook_pass
+from bridge.jobs import apply_rules, deliver
+from bridge.jobs.harvest import harvest_reports
+from bridge.jobs.inbound import receive
+from bridge.jobs.passes import webhook_pass
+from bridge.jobs.scheduler import Worker
 from bridge.models import (
     InboundMessage,
     Message,
@@ -22,7 +24,6 @@ from bridge.models import (
     RuleResult,
     SentItem,
 )
-from bridge.scheduler import Worker
 from tests.conftest import wait_for
 from tests.helpers import dispatch_all, harvest_until, sent_parts
 from tests.test_sending import queue
@@ -359,7 +360,7 @@ def test_a_rule_that_crashes_is_recorded_and_the_pass_goes_on(sessions, settings
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
-    monkeypatch.setitem(rules._ACTIONS, "opt_out", broken)
+    monkeypatch.setitem(apply_rules._ACTIONS, "opt_out", broken)
     with sessions.begin() as session:
         PartialInbox.store(session, "simA", "+79991112233", "", "anything", utcnow())
     with sessions.begin() as session:
@@ -374,7 +375,7 @@ def test_a_message_that_expires_unsent_is_reported_as_failed(modems, make_user, 
     from datetime import timedelta
 
     from bridge.clock import utcnow
-    from bridge.dispatch import dispatch
+    from bridge.jobs.dispatch import dispatch
     from bridge.models import WebhookDelivery
     from tests.test_sending import queue as queue_message
     make_user("alice")
@@ -426,7 +427,7 @@ def test_a_delivery_connects_to_the_address_that_was_checked(receiver, settings,
     monkeypatch.setattr(socket_module, "getaddrinfo", rebinding)
     delivery = {"id": "d1", "url": f"http://hooks.example:{port}/hook?x=1", "secret": "s",
                 "event": "sms:sent", "payload": "{}"}
-    assert webhooks._post(delivery, settings) is None
+    assert deliver._post(delivery, settings) is None
     [post] = hook.requests
     assert post["headers"]["Host"] == f"hooks.example:{port}"
 
@@ -436,6 +437,6 @@ def test_a_private_answer_is_refused_before_any_connection(settings, monkeypatch
     monkeypatch.setattr(socket_module, "getaddrinfo", lambda *a, **k: [
         (socket_module.AF_INET, socket_module.SOCK_STREAM, 6, "", ("10.9.9.9", 80))])
     strict = settings.__class__(**{**settings.__dict__, "webhook_allow_private": False})
-    reason = webhooks._post({"id": "d", "url": "http://hooks.example/h", "secret": "s",
+    reason = deliver._post({"id": "d", "url": "http://hooks.example/h", "secret": "s",
                              "event": "sms:sent", "payload": "{}"}, strict)
     assert "private" in reason

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bridge.dispatch import NO_SIM
+from bridge.jobs.dispatch import NO_SIM
 from tests.conftest import wait_for
 from tests.helpers import dispatch_all, harvest_until, stored_counts
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bridge.accept import SendOptions, accept
 from bridge.clock import utcnow
-from bridge.dispatch import dispatch
+from bridge.jobs.dispatch import dispatch
 from bridge.models import Message, MessageStatus, OptOut, User
 from tests.helpers import dispatch_all, harvest_until, sent_parts
 

@@ -9,8 +9,8 @@ import urllib.request
 import pytest
 from sqlalchemy import select
 
+from bridge.jobs.scheduler import Worker
 from bridge.models import Message, MessageStatus, Outbox, SentItem
-from bridge.scheduler import Worker
 from tests.conftest import running_gateway, wait_for
 
 

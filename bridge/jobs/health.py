@@ -10,9 +10,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .clock import utcnow
+from ..clock import utcnow
+from ..models import Phone, Sim
 from .harvest import take_back
-from .models import Phone, Sim
 
 
 @dataclasses.dataclass

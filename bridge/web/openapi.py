@@ -2,14 +2,14 @@
 not the HTML admin under ``/admin``), served at ``GET /api/v1/openapi.json``.
 It is data: keep it in step with the routes, their status codes and the field
 names ``message_view``, ``sim_overview``, ``inbound_view``,
-``list_opt_outs``, ``webhooks.message_data`` and ``rules.inbound_data``
+``list_opt_outs``, ``webhooks.message_data`` and ``messages.inbound_data``
 produce."""
 
 from __future__ import annotations
 
-from .accept import MAX_PRIORITY, MAX_VALID_FOR
-from .models import AttemptOutcome, MessageStatus
-from .webhooks import EVENTS
+from ..accept import MAX_PRIORITY, MAX_VALID_FOR
+from ..models import AttemptOutcome, MessageStatus
+from ..webhooks import EVENTS
 
 _SCHEMAS = "#/components/schemas/"
 _RESPONSES = "#/components/responses/"

@@ -16,8 +16,9 @@ from datetime import datetime, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from . import jobs, wake
-from .db import UNAVAILABLE, make_engine, make_session_factory
+from .. import wake
+from ..db import UNAVAILABLE, make_engine, make_session_factory
+from . import passes
 
 log = logging.getLogger("smsbridge.scheduler")
 
@@ -52,7 +53,7 @@ class Worker:
         # interval: loop until nobody woke us during the pass.
         while self._keep_going():
             self._woken.clear()
-            jobs.dispatch_until_idle(self.sessions, self.settings, keep_going=self._keep_going)
+            passes.dispatch_until_idle(self.sessions, self.settings, keep_going=self._keep_going)
             if not self._woken.is_set():
                 return
 
@@ -62,12 +63,12 @@ class Worker:
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
         s = self.settings
         self._add("dispatch", self._dispatch, s.dispatch_interval)
-        self._add("harvest", lambda: jobs.harvest_pass(self.sessions), s.harvest_interval)
-        self._add("inbound", lambda: jobs.inbound_pass(self.sessions, s), s.inbound_interval)
+        self._add("harvest", lambda: passes.harvest_pass(self.sessions), s.harvest_interval)
+        self._add("inbound", lambda: passes.inbound_pass(self.sessions, s), s.inbound_interval)
         # Deliveries wait on other people's servers: their own job and threads,
         # so a slow receiver never delays sending or receiving.
-        self._add("webhooks", lambda: jobs.webhook_pass(self.sessions, s), s.webhook_interval)
-        self._add("health", lambda: jobs.health_pass(self.sessions, s), s.health_interval,
+        self._add("webhooks", lambda: passes.webhook_pass(self.sessions, s), s.webhook_interval)
+        self._add("health", lambda: passes.health_pass(self.sessions, s), s.health_interval,
                   next_run_time=datetime.now(timezone.utc))
         self.scheduler.start()
         self._listener.start()

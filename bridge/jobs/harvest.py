@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from . import usage, webhooks
-from .clock import utcnow
-from .models import (
+from .. import usage, webhooks
+from ..clock import utcnow
+from ..models import (
     AttemptOutcome,
     Message,
     MessageAttempt,

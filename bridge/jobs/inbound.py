@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import webhooks
-from .clock import utcnow
-from .models import (
+from .. import webhooks
+from ..clock import utcnow
+from ..messages import inbound_data
+from ..models import (
     AttemptOutcome,
     InboundMessage,
     InboundPart,
@@ -26,7 +27,7 @@ from .models import (
     MessageAttempt,
     Sim,
 )
-from .rules import inbound_data, run_rules
+from .apply_rules import run_rules
 
 
 @dataclasses.dataclass
@@ -111,27 +112,6 @@ def _attribute(session: Session, inbound: InboundMessage) -> int | None:
     if last_sender is not None:
         return last_sender
     return session.scalar(select(Sim.owner_id).where(Sim.id == inbound.sim_id))
-
-
-def list_inbound(session: Session, user, *, since: int = 0, limit: int = 100,
-                 newest_first: bool = False) -> list[InboundMessage]:
-    """Cursor-paged: messages with id > ``since``, oldest first. With
-    ``newest_first`` the pages run the other way: ``since`` is still the
-    last id seen, so a page holds the ids below it (0: from the newest)."""
-    if newest_first:
-        query = select(InboundMessage).order_by(InboundMessage.id.desc()).limit(limit)
-        if since:
-            query = query.where(InboundMessage.id < since)
-    else:
-        query = select(InboundMessage).where(InboundMessage.id > since).order_by(InboundMessage.id).limit(limit)
-    if user is not None and not user.is_admin:
-        query = query.where(InboundMessage.user_id == user.id)
-    return list(session.scalars(query))
-
-
-def inbound_view(inbound: InboundMessage) -> dict:
-    return {**inbound_data(inbound), "id": inbound.id,
-            "rules": [{"rule": r.label, "outcome": r.outcome, "detail": r.detail} for r in inbound.results]}
 
 
 

@@ -16,9 +16,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from . import encoding, usage, webhooks
-from .clock import utcnow
-from .models import (
+from .. import encoding, usage, webhooks
+from ..clock import utcnow
+from ..models import (
     AttemptOutcome,
     Message,
     MessageAttempt,

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from . import optouts, wake, webhooks
-from .accept import SendOptions, accept, parse_send_at
-from .errors import AcceptError, AuthError, NotFound
-from .inbound import inbound_view, list_inbound
-from .messages import message_view, visible_message
+from .. import optouts, wake, webhooks
+from ..accept import SendOptions, accept, parse_send_at
+from ..errors import AcceptError, AuthError, NotFound
+from ..messages import inbound_view, list_inbound, message_view, visible_message
+from ..sims import sim_overview
+from ..users import authenticate_api_key, authenticate_password
 from .openapi import openapi_document
-from .sims import sim_overview
-from .users import authenticate_api_key, authenticate_password
 
 classic = Blueprint("classic", __name__)
 v1 = Blueprint("v1", __name__, url_prefix="/api/v1")

@@ -14,16 +14,16 @@ from werkzeug.exceptions import HTTPException
 
 from admin import init_admin
 
-from . import reports
-from .config import load_settings
-from .db import (
+from .. import reports
+from ..config import load_settings
+from ..db import (
     UNAVAILABLE,
     UnavailableLog,
     bind_to_requests,
     make_engine,
     make_session_factory,
 )
-from .throttle import LoginThrottle
+from ..throttle import LoginThrottle
 
 MAX_REQUEST_BYTES = 1024 * 1024
 RETRY_AFTER_SECONDS = 5

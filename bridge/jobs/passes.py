@@ -10,11 +10,11 @@ from collections.abc import Callable
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .deliver import deliver_due
 from .dispatch import dispatch
 from .harvest import abandon, harvest, harvest_reports
 from .health import take_back_dead, update_health
 from .inbound import receive
-from .webhooks import deliver_due
 
 log = logging.getLogger("smsbridge.jobs")
 # Deadlock found / lock wait timeout: InnoDB rolled back, a retry is safe.
