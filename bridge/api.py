@@ -204,7 +204,12 @@ def get_opt_outs():
 def _json_body() -> object:
     """The parsed JSON body, or None when there is none; the models refuse
     anything but an object (field ``body``)."""
-    return request.get_json(silent=True)
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        # The json module nests by recursion: within the 1 MiB a request may
+        # carry, a body of "[[[[…" is a refusal, not a 500.
+        raise AcceptError("body", "the JSON is nested too deeply") from None
 
 
 @v1.post("/optouts")
