@@ -187,3 +187,15 @@ def test_deeply_nested_json_is_400_not_500(client, make_user, sessions, raw, pat
     assert response.status_code == 400
     assert response.get_json()["error"]["field"] == "body"
     assert stored_counts(sessions) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"to": [1] * 300_000, "text": "x"}, "to"),
+    ({"to": "+79991234567", "text": "x", **{f"k{i:06}": 1 for i in range(50_000)}}, "k000000"),
+])
+def test_huge_bad_bodies_are_400_naming_the_field(client, make_user, sessions, body, field):
+    # pydantic would report every bad item and unknown key; one is enough.
+    user = make_user()
+    response = post(client, user["key"], body)
+    assert response.status_code == 400 and response.get_json()["error"]["field"] == field
+    assert stored_counts(sessions) == (0, 0, 0)
