@@ -131,6 +131,12 @@ def _now_default():
 
 
 class MessageStatus(enum.StrEnum):
+    """`queued` → `dispatched` (in a SIM's outbox) → `sent` (the network took every part) →
+    `delivered` or `undelivered` when a delivery report comes back. Also final: `failed`,
+    `expired` (not sent within `valid_for`), `opted_out` (the recipient is on the opt-out
+    list) and `cancelled`."""
+
+    # The docstrings of these two enums are served in the API's OpenAPI document.
     QUEUED = "queued"
     DISPATCHED = "dispatched"
     SENT = "sent"
@@ -143,6 +149,10 @@ class MessageStatus(enum.StrEnum):
 
 
 class AttemptOutcome(enum.StrEnum):
+    """What became of one hand-off to a SIM: `pending` (in its outbox or being sent), `sent`
+    (every part), `error` (gammu-smsd reported a sending error) or `taken_back` (the SIM's
+    heartbeat stopped before it sent: the message was taken out of its outbox)."""
+
     PENDING = "pending"          # in the SIM's outbox or being sent
     SENT = "sent"                # every part SendingOK*
     ERROR = "error"              # gammu-smsd reported SendingError/Error

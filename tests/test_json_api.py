@@ -174,3 +174,28 @@ def test_inbound_cursor_must_be_plain_digits(client, make_user):
     user = make_user()
     response = client.get("/api/v1/inbound?since=²", headers={"Authorization": f"Bearer {user['key']}"})
     assert response.status_code == 400 and response.get_json()["error"]["field"] == "since"
+
+
+@pytest.mark.parametrize("raw", ["[" * 100_000 + "]" * 100_000,
+                                 '{"to": ' + "[" * 100_000 + "]" * 100_000 + "}"])
+@pytest.mark.parametrize("path, method", [("/api/v1/messages", "post"), ("/api/v1/webhook", "put"),
+                                          ("/api/v1/optouts", "post")])
+def test_deeply_nested_json_is_400_not_500(client, make_user, sessions, raw, path, method):
+    user = make_user()
+    response = getattr(client, method)(path, data=raw, content_type="application/json",
+                                       headers={"Authorization": f"Bearer {user['key']}"})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["field"] == "body"
+    assert stored_counts(sessions) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"to": [1] * 300_000, "text": "x"}, "to"),
+    ({"to": "+79991234567", "text": "x", **{f"k{i:06}": 1 for i in range(50_000)}}, "k000000"),
+])
+def test_huge_bad_bodies_are_400_naming_the_field(client, make_user, sessions, body, field):
+    # pydantic would report every bad item and unknown key; one is enough.
+    user = make_user()
+    response = post(client, user["key"], body)
+    assert response.status_code == 400 and response.get_json()["error"]["field"] == field
+    assert stored_counts(sessions) == (0, 0, 0)
