@@ -1,5 +1,9 @@
 """smsbridge command line: provisioning and operations. Thin: parse, call
-bridge functions, print."""
+bridge functions, print.
+
+Every command's mistakes are handled in one place (``Smsbridge.invoke``): a
+BridgeError or an unreachable database is one line on stderr and exit 1,
+never a traceback. The passes run once under ``smsbridge job``."""
 
 from __future__ import annotations
 
@@ -11,12 +15,14 @@ import sys
 
 import click
 
-from bridge import schema, sims, smsd, users
+from bridge import migrations, optouts, rules, schema, sims, smsd, users, wake, webhooks
 from bridge.accept import SendOptions, accept
 from bridge.config import SETTINGS, load_settings
 from bridge.db import UNAVAILABLE, make_engine, make_session_factory
-from bridge.errors import BridgeError, NotFound, SettingsError
-from bridge.messages import message_view, visible_message
+from bridge.errors import BridgeError
+from bridge.jobs import passes
+from bridge.messages import inbound_view, list_inbound, message_view, visible_message
+from bridge.server import cli_command, run_worker, serve_web, supervise
 
 
 class Context:
@@ -25,10 +31,7 @@ class Context:
 
     @functools.cached_property
     def settings(self):
-        try:
-            return load_settings(self.config_path)
-        except SettingsError as exc:
-            raise click.ClickException(str(exc)) from None
+        return load_settings(self.config_path)   # a SettingsError is one line, see Smsbridge
 
     @functools.cached_property
     def engine(self):
@@ -42,21 +45,21 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-def operator_errors(fn):
-    """Mistakes a person can fix become one clear line, not a traceback."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+
+class Smsbridge(click.Group):
+    """The root group: turns the errors a person can act on into one line."""
+
+    def invoke(self, ctx):
         try:
-            return fn(*args, **kwargs)
+            return super().invoke(ctx)
         except BridgeError as exc:
             raise click.ClickException(str(exc)) from None
         except UNAVAILABLE as exc:
             cause = getattr(exc, "orig", None) or exc
             raise click.ClickException(f"the database is unavailable: {cause}") from None
-    return wrapper
 
 
-@click.group()
+@click.group(cls=Smsbridge)
 @click.option("--config", "config_path", envvar="SMSBRIDGE_CONFIG", type=click.Path(dir_okay=False),
               help="Settings file (TOML); every setting can also be SMSBRIDGE_<NAME>.")
 @click.pass_context
@@ -87,7 +90,6 @@ def db():
 @click.option("--gammu-password-stdin", is_flag=True,
               help="Read its password from stdin (default: generate one and print it).")
 @pass_ctx
-@operator_errors
 def db_init(ctx, gammu_user, gammu_password_stdin):
     """Create the database and its tables, or bring them up to date (idempotent)."""
     schema.create_database_if_missing(ctx.settings.database_url)
@@ -105,7 +107,6 @@ def db_init(ctx, gammu_user, gammu_password_stdin):
 
 @db.command("upgrade")
 @pass_ctx
-@operator_errors
 def db_upgrade(ctx):
     """Apply the schema migrations this version brings (run after updating smsbridge)."""
     for line in schema.upgrade_schema(ctx.engine):
@@ -127,11 +128,9 @@ def db_status(ctx):
 @db.command("revision")
 @click.argument("message")
 @pass_ctx
-@operator_errors
 def db_revision(ctx, message):
     """For developers: draft the next migration by comparing the database
     (at head) with the models. Review the file before committing it."""
-    from bridge import migrations
     schema.require_current_schema(ctx.engine)
     with ctx.engine.connect() as conn:
         path = migrations.new_revision(conn, message)
@@ -163,8 +162,8 @@ def _read_password(password_stdin: bool) -> str:
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 @click.option("--admin", is_flag=True, help="May see and manage everything.")
 @pass_ctx
-@operator_errors
 def user_add(ctx, login, password_stdin, admin):
+    """Add a user who may send (API key: `user token`)."""
     password = _read_password(password_stdin)
     with ctx.sessions.begin() as session:
         users.create_user(session, login, password, is_admin=admin)
@@ -175,8 +174,8 @@ def user_add(ctx, login, password_stdin, admin):
 @click.argument("login")
 @click.option("--password-stdin", is_flag=True)
 @pass_ctx
-@operator_errors
 def user_password(ctx, login, password_stdin):
+    """Change a user's password."""
     password = _read_password(password_stdin)
     with ctx.sessions.begin() as session:
         users.set_password(session, login, password)
@@ -186,8 +185,8 @@ def user_password(ctx, login, password_stdin):
 @user.command("block")
 @click.argument("login")
 @pass_ctx
-@operator_errors
 def user_block(ctx, login):
+    """Refuse a user's logins and API keys; their queued messages stay."""
     with ctx.sessions.begin() as session:
         users.set_blocked(session, login, True)
     click.echo(f"user {login} blocked")
@@ -196,8 +195,8 @@ def user_block(ctx, login):
 @user.command("unblock")
 @click.argument("login")
 @pass_ctx
-@operator_errors
 def user_unblock(ctx, login):
+    """Let a blocked user send again."""
     with ctx.sessions.begin() as session:
         users.set_blocked(session, login, False)
     click.echo(f"user {login} unblocked")
@@ -206,7 +205,6 @@ def user_unblock(ctx, login):
 @user.command("token")
 @click.argument("login")
 @pass_ctx
-@operator_errors
 def user_token(ctx, login):
     """Issue an API key; it is shown once, as the last word."""
     with ctx.sessions.begin() as session:
@@ -230,16 +228,16 @@ def sim():
 @click.option("--monthly-limit", type=click.IntRange(min=0), help="SMS parts per billing month.")
 @click.option("--billing-day", type=click.IntRange(1, 28), default=1, show_default=True)
 @click.option("--user", "owner", help="Only this user's messages use the SIM.")
-@click.option("--delivery-reports", is_flag=True,
-              help="Ask the network for delivery reports unless a message says otherwise.")
+@click.option("--delivery-reports", type=click.Choice(["on", "off"]), default="off", show_default=True,
+              help="Ask for delivery reports unless a message says otherwise.")
 @pass_ctx
-@operator_errors
 def sim_add(ctx, name, number, device, connection, simulated, monthly_limit, billing_day, owner,
             delivery_reports):
+    """Add a SIM and write its gammu-smsd config."""
     with ctx.sessions.begin() as session:
         sims.add_sim(session, ctx.settings, name, number, device=device, connection=connection,
                      simulated=simulated, monthly_limit=monthly_limit, billing_day=billing_day,
-                     owner=owner, delivery_report=delivery_reports)
+                     owner=owner, delivery_report=delivery_reports == "on")
     click.echo(f"SIM {name} added; its daemon config is {smsd.config_path(ctx.settings, name)}")
 
 
@@ -247,6 +245,7 @@ def sim_add(ctx, name, number, device, connection, simulated, monthly_limit, bil
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def sim_list(ctx, as_json):
+    """Every SIM: health, signal, parts used this month, messages waiting."""
     with ctx.sessions.begin() as session:
         rows = sims.sim_overview(session)
     if as_json:
@@ -267,8 +266,8 @@ def sim_list(ctx, as_json):
 @sim.command("enable")
 @click.argument("name")
 @pass_ctx
-@operator_errors
 def sim_enable(ctx, name):
+    """Let dispatch hand messages to this SIM again."""
     with ctx.sessions.begin() as session:
         sims.set_enabled(session, name, True)
     click.echo(f"SIM {name} enabled")
@@ -277,41 +276,46 @@ def sim_enable(ctx, name):
 @sim.command("disable")
 @click.argument("name")
 @pass_ctx
-@operator_errors
 def sim_disable(ctx, name):
+    """Hand this SIM nothing new (what it already has still goes out)."""
     with ctx.sessions.begin() as session:
         sims.set_enabled(session, name, False)
     click.echo(f"SIM {name} disabled")
 
 
-@sim.command("reports")
-@click.argument("name")
-@click.argument("state", type=click.Choice(["on", "off"]))
-@pass_ctx
-@operator_errors
-def sim_reports(ctx, name, state):
-    """Delivery reports by default for this SIM's messages: on or off."""
-    with ctx.sessions.begin() as session:
-        sims.set_delivery_report(session, name, state == "on")
-    click.echo(f"SIM {name}: delivery reports {state} by default")
+on_off = click.Choice(["on", "off"])
 
 
-@sim.command("limit")
+def _limit(value: str | None) -> int | None:
+    if value is None or value.lower() == "none":
+        return None
+    if not value.isdigit():
+        raise click.BadParameter("a whole number of parts, or 'none'", param_hint="--monthly-limit")
+    return int(value)
+
+
+@sim.command("set")
 @click.argument("name")
-@click.argument("parts")
+@click.option("--monthly-limit", help="SMS parts per billing month; 'none' removes the limit.")
+@click.option("--billing-day", type=click.IntRange(1, 28), help="Day of the month the count restarts.")
+@click.option("--user", "owner", help="Only this user's messages use the SIM; 'none' serves everyone.")
+@click.option("--delivery-reports", type=on_off,
+              help="Ask for delivery reports unless a message says otherwise.")
 @pass_ctx
-@operator_errors
-def sim_limit(ctx, name, parts):
-    """Set the monthly limit in SMS parts ('none' removes it)."""
-    if parts.lower() == "none":
-        limit = None
-    elif parts.isdigit():
-        limit = int(parts)
-    else:
-        raise click.BadParameter("a whole number of parts, or 'none'", param_hint="PARTS")
+def sim_set(ctx, name, monthly_limit, billing_day, owner, delivery_reports):
+    """Change a SIM's settings; options not given stay as they are."""
+    if monthly_limit is None and billing_day is None and owner is None and delivery_reports is None:
+        raise click.UsageError("nothing to change: give at least one option")
     with ctx.sessions.begin() as session:
-        sims.set_limit(session, name, limit)
-    click.echo(f"SIM {name}: monthly limit {parts}")
+        if monthly_limit is not None:
+            sims.set_limit(session, name, _limit(monthly_limit))
+        if billing_day is not None:
+            sims.set_billing_day(session, name, billing_day)
+        if owner is not None:
+            sims.set_owner(session, name, None if owner.lower() == "none" else owner)
+        if delivery_reports is not None:
+            sims.set_delivery_report(session, name, delivery_reports == "on")
+    click.echo(f"SIM {name} changed")
 
 
 # ---------------------------------------------------------------- daemons
@@ -331,8 +335,8 @@ def _names(ctx, names):
 @smsd_group.command("start")
 @click.argument("names", nargs=-1)
 @pass_ctx
-@operator_errors
 def smsd_start(ctx, names):
+    """Start the daemons of these SIMs (default: every SIM configured here)."""
     for name in _names(ctx, names):
         click.echo(f"{name}: running, pid {smsd.start(ctx.settings, name)}")
 
@@ -340,8 +344,8 @@ def smsd_start(ctx, names):
 @smsd_group.command("stop")
 @click.argument("names", nargs=-1)
 @pass_ctx
-@operator_errors
 def smsd_stop(ctx, names):
+    """Stop the daemons of these SIMs (default: every SIM configured here)."""
     for name in _names(ctx, names):
         click.echo(f"{name}: {'stopped' if smsd.stop(ctx.settings, name) else 'was not running'}")
 
@@ -350,6 +354,7 @@ def smsd_stop(ctx, names):
 @click.argument("names", nargs=-1)
 @pass_ctx
 def smsd_status(ctx, names):
+    """Say which daemons run (default: every SIM configured here)."""
     for name in _names(ctx, names):
         pid = smsd.running_pid(ctx.settings, name)
         click.echo(f"{name}: " + (f"running, pid {pid}" if pid else "stopped"))
@@ -364,10 +369,8 @@ def smsd_status(ctx, names):
 @click.option("--attempts", type=int, default=1, show_default=True, help="Tries across SIMs.")
 @click.option("--user", "login", required=True, help="Send as this user.")
 @pass_ctx
-@operator_errors
 def send(ctx, to, text, flash, attempts, login):
     """Queue a text, as the API would."""
-    from bridge import wake
     with ctx.sessions.begin() as session:
         sender = users.get_user(session, login)
         result = accept(session, sender, to, text, SendOptions(flash=flash, attempts=attempts),
@@ -380,14 +383,10 @@ def send(ctx, to, text, flash, attempts, login):
 @main.command()
 @click.argument("message_id", type=int)
 @pass_ctx
-@operator_errors
 def status(ctx, message_id):
     """Show one message as JSON."""
     with ctx.sessions.begin() as session:
-        try:
-            view = message_view(visible_message(session, message_id, None))
-        except NotFound as exc:
-            raise click.ClickException(str(exc)) from None
+        view = message_view(visible_message(session, message_id, None))
     click.echo(json.dumps(view, indent=2, ensure_ascii=False))
 
 
@@ -400,7 +399,6 @@ def status(ctx, message_id):
 @pass_ctx
 def inbox(ctx, sim, since, limit):
     """Show received texts and what the rules did with them."""
-    from bridge.messages import inbound_view, list_inbound
     with ctx.sessions.begin() as session:
         rows = [inbound_view(m) for m in list_inbound(session, None, since=since, limit=limit)
                 if sim is None or m.sim_name == sim]
@@ -425,9 +423,8 @@ def rule():
 @click.option("--opt-out", is_flag=True, help="Put the sender on the opt-out list.")
 @click.option("--opt-in", is_flag=True, help="Take the sender off the opt-out list.")
 @pass_ctx
-@operator_errors
 def rule_add(ctx, login, keyword, regex, reply, forward_url, forward_to, opt_out, opt_in):
-    from bridge import rules
+    """Add a rule at the end: one match (--keyword or --regex), one action."""
     if (keyword is None) == (regex is None):
         raise click.UsageError("give exactly one of --keyword and --regex")
     actions = {"reply": reply, "forward_url": forward_url, "forward_to": forward_to,
@@ -449,7 +446,7 @@ def rule_add(ctx, login, keyword, regex, reply, forward_url, forward_to, opt_out
 @rule.command("list")
 @pass_ctx
 def rule_list(ctx):
-    from bridge import rules
+    """The rules in the order they run."""
     with ctx.sessions.begin() as session:
         for position, item in enumerate(rules.list_rules(session), start=1):
             click.echo(f"{position}. {rules.describe(item)}" + ("" if item.enabled else " (disabled)"))
@@ -458,9 +455,8 @@ def rule_list(ctx):
 @rule.command("remove")
 @click.argument("rule_id", type=int)
 @pass_ctx
-@operator_errors
 def rule_remove(ctx, rule_id):
-    from bridge import rules
+    """Remove a rule (its past outcomes stay with the texts)."""
     with ctx.sessions.begin() as session:
         rules.remove_rule(session, rule_id)
     click.echo(f"rule {rule_id} removed")
@@ -470,10 +466,8 @@ def rule_remove(ctx, rule_id):
 @click.argument("rule_id", type=int)
 @click.argument("position", type=click.IntRange(min=1))
 @pass_ctx
-@operator_errors
 def rule_move(ctx, rule_id, position):
     """Run RULE_ID at POSITION (1 = first)."""
-    from bridge import rules
     with ctx.sessions.begin() as session:
         rules.move_rule(session, rule_id, position)
     click.echo(f"rule {rule_id} is now number {position}")
@@ -488,9 +482,8 @@ def optout():
 @click.argument("phone")
 @click.option("--reason", required=True)
 @pass_ctx
-@operator_errors
 def optout_add(ctx, phone, reason):
-    from bridge import optouts
+    """Put a number on the opt-out list."""
     with ctx.sessions.begin() as session:
         added = optouts.opt_out(session, phone, reason=reason, source="cli", actor="cli",
                                 region=ctx.settings.default_region)
@@ -501,9 +494,8 @@ def optout_add(ctx, phone, reason):
 @click.argument("phone")
 @click.option("--reason", required=True)
 @pass_ctx
-@operator_errors
 def optout_remove(ctx, phone, reason):
-    from bridge import optouts
+    """Take a number off the opt-out list."""
     with ctx.sessions.begin() as session:
         removed = optouts.opt_in(session, phone, reason=reason, source="cli", actor="cli",
                                  region=ctx.settings.default_region)
@@ -513,7 +505,7 @@ def optout_remove(ctx, phone, reason):
 @optout.command("list")
 @pass_ctx
 def optout_list(ctx):
-    from bridge import optouts
+    """The numbers on the opt-out list, with when and why."""
     with ctx.sessions.begin() as session:
         for row in optouts.list_opt_outs(session):
             click.echo(f"{row['phone']}\t{row['since']}\t{row['source']}\t{row['reason'] or ''}")
@@ -528,10 +520,8 @@ def webhook():
 @click.option("--user", "login", required=True)
 @click.option("--url", required=True)
 @pass_ctx
-@operator_errors
 def webhook_set(ctx, login, url):
     """Set the URL; prints the signing secret as the last word."""
-    from bridge import webhooks
     with ctx.sessions.begin() as session:
         secret = webhooks.set_webhook(session, ctx.settings, login, url)
     click.echo(f"webhook for {login}: {url}; signing secret: {secret}")
@@ -539,54 +529,52 @@ def webhook_set(ctx, login, url):
 
 # ---------------------------------------------------------------- jobs, once
 
-@main.command("dispatch")
+@main.group()
+def job():
+    """Run one pass of a job now, as the worker would (debugging)."""
+
+
+@job.command("dispatch")
 @pass_ctx
-def dispatch_once(ctx):
-    """Run dispatch until nothing is due (debugging)."""
-    from bridge.jobs.passes import dispatch_until_idle
-    click.echo(f"dispatched {dispatch_until_idle(ctx.sessions, ctx.settings)}")
+def job_dispatch(ctx):
+    """Hand due messages to SIMs until nothing is due."""
+    click.echo(f"dispatched {passes.dispatch_until_idle(ctx.sessions, ctx.settings)}")
 
 
-@main.command("harvest")
+@job.command("harvest")
 @pass_ctx
-def harvest_once(ctx):
-    """Run one harvest pass (debugging)."""
-    from bridge.jobs.passes import harvest_pass
-    click.echo(str(harvest_pass(ctx.sessions)))
+def job_harvest(ctx):
+    """Read what the daemons sent (sentitems) and delivery reports."""
+    click.echo(str(passes.harvest_pass(ctx.sessions)))
 
 
-@main.command("inbound")
+@job.command("inbound")
 @pass_ctx
-def inbound_once(ctx):
-    """Run one inbound pass (debugging)."""
-    from bridge.jobs.passes import inbound_pass
-    click.echo(str(inbound_pass(ctx.sessions, ctx.settings)))
+def job_inbound(ctx):
+    """Take received texts from the daemons' inbox and run the rules."""
+    click.echo(str(passes.inbound_pass(ctx.sessions, ctx.settings)))
 
 
-@main.command("webhooks")
+@job.command("webhooks")
 @pass_ctx
-def webhooks_once(ctx):
-    """Run one webhook delivery pass (debugging)."""
-    from bridge.jobs.passes import webhook_pass
-    click.echo(str(webhook_pass(ctx.sessions, ctx.settings)))
+def job_webhooks(ctx):
+    """POST the webhook deliveries that are due."""
+    click.echo(str(passes.webhook_pass(ctx.sessions, ctx.settings)))
 
 
-@main.command("health")
+@job.command("health")
 @pass_ctx
-def health_once(ctx):
-    """Run one health pass (debugging)."""
-    from bridge.jobs.passes import health_pass
-    click.echo(str(health_pass(ctx.sessions, ctx.settings)))
+def job_health(ctx):
+    """Check the daemons' heartbeats; take messages back from dead SIMs."""
+    click.echo(str(passes.health_pass(ctx.sessions, ctx.settings)))
 
 
 # ---------------------------------------------------------------- services
 
 @main.command()
 @pass_ctx
-@operator_errors
 def worker(ctx):
     """Run the jobs (dispatch, harvest, inbound, webhooks, health) until stopped."""
-    from bridge.server import run_worker
     schema.require_current_schema(ctx.engine)
     sys.exit(run_worker(ctx.settings))
 
@@ -599,10 +587,8 @@ port_option = click.option("--port", default=8080, show_default=True, type=int)
 @host_option
 @port_option
 @pass_ctx
-@operator_errors
 def web(ctx, host, port):
     """Serve the HTTP API and the admin with gunicorn (starts no jobs)."""
-    from bridge.server import serve_web
     schema.require_current_schema(ctx.engine)
     serve_web(ctx.settings, host, port)
 
@@ -611,10 +597,8 @@ def web(ctx, host, port):
 @host_option
 @port_option
 @pass_ctx
-@operator_errors
 def run(ctx, host, port):
     """Web and worker in one go, for a single box; SIGTERM or Ctrl-C stops both."""
-    from bridge.server import cli_command, supervise
     # Checked here too, so a stale schema is one clear line, not two children failing.
     schema.require_current_schema(ctx.engine)
     sys.exit(supervise({

@@ -55,7 +55,7 @@ def test_operator_mistakes_are_one_clear_line(runner, sessions, make_user):
     assert both.exit_code == 1 and "either a device" in both.output
     bad_number = invoke(runner, "sim", "add", "x", "--number", "12", "--simulated")
     assert "SIM number" in bad_number.output
-    assert "no SIM" in invoke(runner, "sim", "limit", "ghost", "5").output
+    assert "no SIM" in invoke(runner, "sim", "set", "ghost", "--monthly-limit", "5").output
     assert "Traceback" not in duplicate.output + both.output + bad_number.output
 
 

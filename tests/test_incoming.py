@@ -328,7 +328,7 @@ def test_sim_default_asks_for_delivery_reports(runner, modems, make_user, sessio
     from tests.test_cli import invoke
     make_user("alice")
     modems.add("simA")
-    assert invoke(runner, "sim", "reports", "simA", "on").exit_code == 0
+    assert invoke(runner, "sim", "set", "simA", "--delivery-reports", "on").exit_code == 0
     queue(sessions, settings, "alice", "+79991112233", "report me")
     queue(sessions, settings, "alice", "+79991112244", "do not", delivery_report=False)
     dispatch_all(sessions, settings)
