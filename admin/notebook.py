@@ -12,13 +12,14 @@ from flask_admin import expose
 
 from bridge import reports
 from bridge.errors import ReportError
+from bridge.models import ReportCell
 
 from . import charts
 from .auth import SecureView
 from .common import db, report_engine
 
 
-def _result_view(cell: reports.ReportCell, result: reports.CellResult) -> dict:
+def _result_view(cell: ReportCell, result: reports.CellResult) -> dict:
     chart = charts.from_table(cell.chart, result.columns, result.rows) if cell.chart and not result.error else None
     return {"result": result, "chart": chart,
             "rows": [[reports.display_value(v) for v in row] for row in result.rows]}
@@ -35,7 +36,7 @@ class NotebookView(SecureView):
         return self.render("smsbridge/notebook.html", cells=cells, results=results or {},
                            row_cap=reports.ROW_CAP, time_limit=reports.TIME_LIMIT_SECONDS)
 
-    def _run(self, cells: list[reports.ReportCell]) -> dict[int, dict]:
+    def _run(self, cells: list[ReportCell]) -> dict[int, dict]:
         return {cell.id: _result_view(cell, reports.run_cell(db(), report_engine(), cell)) for cell in cells}
 
     @expose("/")
@@ -114,7 +115,7 @@ class NotebookView(SecureView):
             flash("Cell deleted.", "success")
         return redirect(url_for(".index"))
 
-    def _cell(self, cell_id: int) -> reports.ReportCell | None:
+    def _cell(self, cell_id: int) -> ReportCell | None:
         try:
             with db().begin():
                 return reports.get_cell(db(), cell_id)

@@ -19,6 +19,7 @@ from .clock import utcnow
 from .errors import AcceptError, AuthError
 from .models import Message, MessageStatus, SendRequest, Sim, User
 from .phones import normalise_number
+from .webhooks import check_url, has_secret
 
 MAX_PRIORITY = 9
 MAX_VALID_FOR = 7 * 24 * 3600
@@ -82,7 +83,6 @@ def check_options(options: SendOptions, max_attempts: int, allow_private: bool =
     if options.valid_for is not None and not 1 <= options.valid_for <= MAX_VALID_FOR:
         raise AcceptError("valid_for", f"must be between 1 and {MAX_VALID_FOR} seconds")
     if options.callback_url is not None:
-        from .webhooks import check_url
         check_url(options.callback_url, allow_private=allow_private, field="callback_url")
 
 
@@ -136,7 +136,6 @@ def accept(session: Session, user: User, recipients: str | Iterable[str], text: 
     if not user_has_sim(session, user):
         raise AuthError("no SIM is available to this user", status=403)
     if options.callback_url is not None:
-        from .webhooks import has_secret
         if not has_secret(session, user.id):
             raise AcceptError("callback_url", "callbacks are signed with your webhook secret: "
                                               "set one first (PUT /api/v1/webhook)")

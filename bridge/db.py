@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 
+from flask import g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -64,8 +65,6 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def bind_to_requests(app, sessions: sessionmaker[Session]) -> None:
     """A session per request of ``app`` as ``g.db_session``, closed in teardown."""
-    from flask import g
-
     @app.before_request
     def _open_session():
         g.db_session = sessions()

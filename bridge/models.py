@@ -403,3 +403,15 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ReportCell(Base):
+    """A cell of the reports notebook: a read-only SQL query or a built-in report."""
+    __tablename__ = "report_cells"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(default=0)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16), default="sql")      # sql | builtin
+    query: Mapped[str] = mapped_column(Text)                          # SQL, or the builtin's name
+    chart: Mapped[str] = mapped_column(String(8), default="")         # '' | bar | line
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

@@ -14,26 +14,22 @@ import dataclasses
 import re
 import time
 from collections import Counter
-from datetime import datetime
 from decimal import Decimal
 
 import phonenumbers
 from sqlalchemy import (
-    DateTime,
     Engine,
     MetaData,
-    String,
     Table,
-    Text,
     func,
     inspect,
     select,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from .clock import utcnow
 from .errors import ReportError
-from .models import Base, Message, MessageStatus
+from .models import Message, MessageStatus, ReportCell
 from .sims import sim_overview
 
 ROW_CAP = 1000
@@ -45,17 +41,6 @@ INBOUND_TABLE = "inbound_messages"
 # MariaDB/MySQL error numbers the notebook explains in words.
 _READ_ONLY_REFUSED = 1792
 _TIME_LIMIT_HIT = (1969, 3024)
-
-
-class ReportCell(Base):
-    __tablename__ = "report_cells"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    position: Mapped[int] = mapped_column(default=0)
-    title: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(16), default="sql")      # sql | builtin
-    query: Mapped[str] = mapped_column(Text)                          # SQL, or the builtin's name
-    chart: Mapped[str] = mapped_column(String(8), default="")         # '' | bar | line
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 @dataclasses.dataclass

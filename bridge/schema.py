@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from . import migrations
+from .db import make_engine
 from .errors import SchemaError
 from .models import GAMMU_SCHEMA_VERSION, GammuBase, GammuVersion
 
@@ -51,7 +52,6 @@ def sql_statements(path: Path) -> list[str]:
 
 def create_database_if_missing(database_url: str) -> None:
     """Connect without a database and create the URL's one (utf8mb4)."""
-    from .db import make_engine
 
     url = make_url(database_url)
     name = url.database

@@ -29,6 +29,9 @@ from collections.abc import Sequence
 
 from gunicorn.app.base import BaseApplication
 
+from .jobs.scheduler import Worker
+from .web import create_app
+
 log = logging.getLogger("smsbridge.server")
 KILL_GRACE = 3.0
 _PR_SET_PDEATHSIG = 1
@@ -47,7 +50,6 @@ class _Gunicorn(BaseApplication):
     def load(self):
         # Called in each worker process after the fork: every process gets
         # its own engine and connection pool.
-        from .web import create_app
         return create_app(self._settings)
 
 
@@ -69,8 +71,6 @@ def serve_web(settings, host: str, port: int) -> None:
 
 def run_worker(settings) -> int:
     """Run the jobs until SIGTERM or SIGINT; return the exit status."""
-    from .jobs.scheduler import Worker
-
     stop = _stop_on_signals()
     worker = Worker(settings)
     worker.start()

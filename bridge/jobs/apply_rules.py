@@ -18,7 +18,7 @@ from ..accept import SendOptions, accept
 from ..clock import utcnow
 from ..errors import BridgeError, UserError
 from ..messages import inbound_data
-from ..models import InboundMessage, Rule, RuleResult, User
+from ..models import InboundMessage, Message, Rule, RuleResult, User
 from ..rules import bare, describe, first_word, words
 
 log = logging.getLogger("smsbridge.rules")
@@ -75,7 +75,6 @@ def _sender_user(session: Session, rule: Rule | None, inbound: InboundMessage) -
 def _send(session: Session, settings, user: User, to: str, text: str, *, ignore_opt_out=False) -> str:
     result = accept(session, user, to, text, SendOptions(), settings=settings, source="rule")
     if ignore_opt_out:
-        from ..models import Message
         for m in result.messages:
             session.get(Message, m["id"]).ignore_opt_out = True
     return "queued message " + ", ".join(str(m["id"]) for m in result.messages)

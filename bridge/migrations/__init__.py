@@ -31,7 +31,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Connection, Index, MetaData, Table, inspect, text
 
-from ..models import GammuBase
+from ..models import Base, GammuBase
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 VERSION_TABLE = "smsbridge_alembic_version"
@@ -41,10 +41,7 @@ GAMMU_TABLES = frozenset(GammuBase.metadata.tables)
 
 
 def target_metadata() -> MetaData:
-    """Every bridge table: the models, and the reports notebook's table,
-    which lives beside the code that uses it."""
-    from .. import reports  # noqa: F401 - registers report_cells on Base
-    from ..models import Base
+    """Every bridge table (Gammu's are declared on another base)."""
     return Base.metadata
 
 

@@ -24,6 +24,7 @@ from ..db import (
     make_session_factory,
 )
 from ..throttle import LoginThrottle
+from .api import classic, v1
 
 MAX_REQUEST_BYTES = 1024 * 1024
 RETRY_AFTER_SECONDS = 5
@@ -73,7 +74,6 @@ def create_app(settings=None, engine=None) -> Flask:
                     {"Retry-After": str(RETRY_AFTER_SECONDS)})
         return jsonify({"status": "ok"})
 
-    from .api import classic, v1
     app.register_blueprint(classic)
     app.register_blueprint(v1)
     init_admin(app)
