@@ -20,6 +20,7 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from bridge.config import Settings
 from bridge.db import UNAVAILABLE, bind_to_requests
 
 from .auth import SESSION_LIFETIME, LoginThrottle, LoginView, current_user, secret_key
@@ -42,7 +43,7 @@ def init_admin(app: Flask) -> Flask:
     return admin_app
 
 
-def create_admin_app(settings, smsbridge: dict) -> Flask:
+def create_admin_app(settings: Settings, smsbridge: dict) -> Flask:
     """``smsbridge``: the API app's {"engine", "sessions"}, shared."""
     app = Flask(__name__)
     app.config["SMSBRIDGE_SETTINGS"] = settings

@@ -15,6 +15,7 @@ from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_admin import BaseView, expose
 from sqlalchemy import select
 
+from bridge.config import Settings
 from bridge.errors import AuthError
 from bridge.models import User
 from bridge.throttle import LoginThrottle  # noqa: F401 - the admin's login page uses it
@@ -23,7 +24,7 @@ from bridge.users import authenticate_password
 SESSION_LIFETIME = timedelta(hours=8)
 
 
-def secret_key(settings) -> str:
+def secret_key(settings: Settings) -> str:
     """settings.secret_key, or one generated once into <state_dir>/secret_key
     (0600). Every web process of the host must sign with the same key, so
     the file is created atomically: the first process writes it, the others

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from . import encoding, usage
 from .clock import utcnow
+from .config import Settings
 from .errors import AcceptError, AuthError
 from .models import Message, MessageStatus, SendRequest, Sim, User
 from .phones import normalise_number
@@ -121,7 +122,7 @@ def user_has_sim(session: Session, user: User) -> bool:
 
 
 def accept(session: Session, user: User, recipients: str | Iterable[str], text: str | None,
-           options: SendOptions = SendOptions(), *, settings, idempotency_key: str | None = None,
+           options: SendOptions = SendOptions(), *, settings: Settings, idempotency_key: str | None = None,
            source: str = "api", now: datetime | None = None) -> Accepted:
     """Store one queued message per recipient; the caller commits.
     Raises AcceptError (bad input) or AuthError (user may not send)."""

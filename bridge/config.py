@@ -50,6 +50,144 @@ def parse_region(raw: str) -> str:
     return region
 
 
+def setting(default: Any, help: str, *, parse: Callable[[str], Any] | None = None,
+            secret: bool = False) -> Any:
+    """One setting: its default, help text, how a text value is read (by
+    default from the field's type) and whether it is a secret."""
+    return dataclasses.field(default=default, metadata={"help": help, "parse": parse, "secret": secret})
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every setting of smsbridge, with its type and default: the single
+    table that ``load_settings``, ``smsbridge settings`` and the README's
+    settings table (checked by a test) are made from."""
+
+    database_url: str = setting(
+        "mysql+pymysql://root@localhost/smsbridge?unix_socket=/run/mysqld/mysqld.sock",
+        "SQLAlchemy URL of the MariaDB/MySQL database shared with gammu-smsd.",
+        secret=True)
+    db_timeout: float = setting(
+        5.0,
+        "Seconds one database call (connect, read, write) may take before it is given up; "
+        "the API then answers 503 with Retry-After and jobs try again at their next pass.",
+        parse=parse_positive_float)
+    stop_timeout: float = setting(
+        5.0,
+        "Seconds a stopping gateway waits for running passes and requests to finish; "
+        "then it exits without them (their open transactions roll back).",
+        parse=parse_positive_float)
+    state_dir: str = setting(
+        "var",
+        "Folder for pid files, logs and the simulated modems' folders.")
+    smsdrc_dir: str = setting(
+        "gammu-smsdrc",
+        "Folder where `sim add` writes one gammu-smsd config per SIM.")
+    default_region: str = setting(
+        "RU",
+        "Region used for numbers written without a country code (ISO code).",
+        parse=parse_region)
+    gammu_db_user: str = setting(
+        "",
+        "DB account written into generated gammu-smsd configs; empty means the "
+        "account of database_url. `db init --gammu-user` creates a least-privilege one.")
+    gammu_db_password: str = setting(
+        "",
+        "Password of gammu_db_user (or SMSBRIDGE_GAMMU_DB_PASSWORD_FILE).",
+        secret=True)
+    status_frequency: int = setting(
+        5,
+        "Seconds between a gammu-smsd daemon's heartbeats; a SIM is unhealthy "
+        "after three missed ones.",
+        parse=parse_positive_int)
+    dispatch_interval: float = setting(
+        1.0,
+        "Seconds between dispatch passes when nothing wakes it sooner.",
+        parse=parse_positive_float)
+    harvest_interval: float = setting(
+        1.0,
+        "Seconds between harvest passes (sentitems -> message state).",
+        parse=parse_positive_float)
+    health_interval: float = setting(
+        2.0,
+        "Seconds between health passes (heartbeats, take-back).",
+        parse=parse_positive_float)
+    abandon_after: float = setting(
+        3600.0,
+        "Seconds a SIM may stay dead while a text it had started sending waits; "
+        "then the text ends failed (it may have gone out, so it is not resent).",
+        parse=parse_positive_float)
+    dispatch_batch: int = setting(
+        500,
+        "Messages one dispatch transaction claims at most.",
+        parse=parse_positive_int)
+    no_sim_backoff: float = setting(
+        5.0,
+        "Seconds a message that found no SIM waits before dispatch looks at it again.",
+        parse=parse_positive_float)
+    max_parts: int = setting(
+        10,
+        "Longest text accepted, in SMS parts.",
+        parse=parse_positive_int)
+    max_recipients: int = setting(
+        1000,
+        "Most recipients one request may name.",
+        parse=parse_positive_int)
+    max_attempts: int = setting(
+        5,
+        "Highest `attempts` a request may ask for.",
+        parse=parse_positive_int)
+    opt_out_words: str = setting(
+        "STOP,STOPALL,UNSUBSCRIBE,CANCEL,СТОП,ОТПИСКА",
+        "Incoming texts that put the sender on the opt-out list (comma-separated, any case).")
+    opt_in_words: str = setting(
+        "START,UNSTOP,СТАРТ",
+        "Incoming texts that take the sender off the opt-out list.")
+    opt_out_confirmation: str = setting(
+        "",
+        "Reply sent after STOP/START is honoured; empty sends none. {action} is 'unsubscribed' or 'subscribed'.")
+    inbound_part_wait: float = setting(
+        300.0,
+        "Seconds to wait for the missing parts of a long incoming text before keeping it as it is.",
+        parse=parse_positive_float)
+    inbound_interval: float = setting(
+        1.0,
+        "Seconds between inbound passes (inbox -> messages -> rules).",
+        parse=parse_positive_float)
+    webhook_interval: float = setting(
+        1.0,
+        "Seconds between webhook delivery passes.",
+        parse=parse_positive_float)
+    webhook_backoff: float = setting(
+        15.0,
+        "First retry delay of a failed webhook, in seconds; it doubles each time (at most an hour).",
+        parse=parse_positive_float)
+    webhook_retry_hours: float = setting(
+        48.0,
+        "A webhook that has not been delivered after this many hours is given up.",
+        parse=parse_positive_float)
+    webhook_timeout: float = setting(
+        10.0,
+        "Seconds a webhook receiver has to answer.",
+        parse=parse_positive_float)
+    webhook_allow_private: bool = setting(
+        False,
+        "Allow webhook URLs on loopback or private addresses (off: refuse them).")
+    web_workers: int = setting(
+        2,
+        "Processes of the production web server (`smsbridge web`).",
+        parse=parse_positive_int)
+    web_threads: int = setting(
+        4,
+        "Threads in each web server process.",
+        parse=parse_positive_int)
+    secret_key: str = setting(
+        "",
+        "Key signing the admin's session cookies (or SMSBRIDGE_SECRET_KEY_FILE); "
+        "generated into state_dir when empty.",
+        secret=True)
+
+
 @dataclasses.dataclass(frozen=True)
 class Setting:
     name: str
@@ -59,91 +197,11 @@ class Setting:
     secret: bool = False
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("database_url", str,
-            "mysql+pymysql://root@localhost/smsbridge?unix_socket=/run/mysqld/mysqld.sock",
-            "SQLAlchemy URL of the MariaDB/MySQL database shared with gammu-smsd.",
-            secret=True),
-    Setting("db_timeout", parse_positive_float, 5.0,
-            "Seconds one database call (connect, read, write) may take before it is given up; "
-            "the API then answers 503 with Retry-After and jobs try again at their next pass."),
-    Setting("stop_timeout", parse_positive_float, 5.0,
-            "Seconds a stopping gateway waits for running passes and requests to finish; "
-            "then it exits without them (their open transactions roll back)."),
-    Setting("state_dir", str, "var",
-            "Folder for pid files, logs and the simulated modems' folders."),
-    Setting("smsdrc_dir", str, "gammu-smsdrc",
-            "Folder where `sim add` writes one gammu-smsd config per SIM."),
-    Setting("default_region", parse_region, "RU",
-            "Region used for numbers written without a country code (ISO code)."),
-    Setting("gammu_db_user", str, "",
-            "DB account written into generated gammu-smsd configs; empty means the "
-            "account of database_url. `db init --gammu-user` creates a least-privilege one."),
-    Setting("gammu_db_password", str, "",
-            "Password of gammu_db_user (or SMSBRIDGE_GAMMU_DB_PASSWORD_FILE).", secret=True),
-    Setting("status_frequency", parse_positive_int, 5,
-            "Seconds between a gammu-smsd daemon's heartbeats; a SIM is unhealthy "
-            "after three missed ones."),
-    Setting("dispatch_interval", parse_positive_float, 1.0,
-            "Seconds between dispatch passes when nothing wakes it sooner."),
-    Setting("harvest_interval", parse_positive_float, 1.0,
-            "Seconds between harvest passes (sentitems -> message state)."),
-    Setting("health_interval", parse_positive_float, 2.0,
-            "Seconds between health passes (heartbeats, take-back)."),
-    Setting("abandon_after", parse_positive_float, 3600.0,
-            "Seconds a SIM may stay dead while a text it had started sending waits; "
-            "then the text ends failed (it may have gone out, so it is not resent)."),
-    Setting("dispatch_batch", parse_positive_int, 500,
-            "Messages one dispatch transaction claims at most."),
-    Setting("no_sim_backoff", parse_positive_float, 5.0,
-            "Seconds a message that found no SIM waits before dispatch looks at it again."),
-    Setting("max_parts", parse_positive_int, 10,
-            "Longest text accepted, in SMS parts."),
-    Setting("max_recipients", parse_positive_int, 1000,
-            "Most recipients one request may name."),
-    Setting("max_attempts", parse_positive_int, 5,
-            "Highest `attempts` a request may ask for."),
-    Setting("opt_out_words", str, "STOP,STOPALL,UNSUBSCRIBE,CANCEL,СТОП,ОТПИСКА",
-            "Incoming texts that put the sender on the opt-out list (comma-separated, any case)."),
-    Setting("opt_in_words", str, "START,UNSTOP,СТАРТ",
-            "Incoming texts that take the sender off the opt-out list."),
-    Setting("opt_out_confirmation", str, "",
-            "Reply sent after STOP/START is honoured; empty sends none. {action} is 'unsubscribed' or 'subscribed'."),
-    Setting("inbound_part_wait", parse_positive_float, 300.0,
-            "Seconds to wait for the missing parts of a long incoming text before keeping it as it is."),
-    Setting("inbound_interval", parse_positive_float, 1.0,
-            "Seconds between inbound passes (inbox -> messages -> rules)."),
-    Setting("webhook_interval", parse_positive_float, 1.0,
-            "Seconds between webhook delivery passes."),
-    Setting("webhook_backoff", parse_positive_float, 15.0,
-            "First retry delay of a failed webhook, in seconds; it doubles each time (at most an hour)."),
-    Setting("webhook_retry_hours", parse_positive_float, 48.0,
-            "A webhook that has not been delivered after this many hours is given up."),
-    Setting("webhook_timeout", parse_positive_float, 10.0,
-            "Seconds a webhook receiver has to answer."),
-    Setting("webhook_allow_private", parse_bool, False,
-            "Allow webhook URLs on loopback or private addresses (off: refuse them)."),
-    Setting("web_workers", parse_positive_int, 2,
-            "Processes of the production web server (`smsbridge web`)."),
-    Setting("web_threads", parse_positive_int, 4,
-            "Threads in each web server process."),
-    Setting("secret_key", str, "",
-            "Key signing the admin's session cookies (or SMSBRIDGE_SECRET_KEY_FILE); "
-            "generated into state_dir when empty.", secret=True),
-)
-
-
-def _fields() -> list[tuple[str, type, dataclasses.Field]]:
-    return [(s.name, Any, dataclasses.field(default=s.default)) for s in SETTINGS]
-
-
-Settings = dataclasses.make_dataclass(
-    "Settings", _fields(), frozen=True,
-    namespace={"__doc__": "Every setting of smsbridge; see SETTINGS for help."},
-)
-# make_dataclass names the module "types" on 3.11; pickling (the worker
-# process of `smsbridge run`) must find the class here.
-Settings.__module__ = __name__
+_PARSE_BY_TYPE: dict[str, Callable[[str], Any]] = {"str": str, "int": int, "float": float, "bool": parse_bool}
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(f.name, f.metadata["parse"] or _PARSE_BY_TYPE[str(f.type)], f.default, f.metadata["help"],
+            f.metadata["secret"])
+    for f in dataclasses.fields(Settings))
 
 
 def load_settings(path: str | os.PathLike | None = None,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from . import webhooks
 from .clock import utcnow
+from .config import Settings
 from .errors import AcceptError, UserError
 from .models import Rule
 from .phones import normalise_number
@@ -39,7 +40,7 @@ def first_word(text: str) -> str:
 
 # ----------------------------------------------------------------- managing
 
-def add_rule(session: Session, settings, *, login: str | None, match_kind: str, pattern: str,
+def add_rule(session: Session, settings: Settings, *, login: str | None, match_kind: str, pattern: str,
              action: str, argument: str | None) -> Rule:
     if match_kind not in ("keyword", "regex"):
         raise UserError("match by keyword or regex")

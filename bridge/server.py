@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 from gunicorn.app.base import BaseApplication
 
+from .config import Settings
 from .jobs.scheduler import Worker
 from .web import create_app
 
@@ -38,7 +39,7 @@ _PR_SET_PDEATHSIG = 1
 
 
 class _Gunicorn(BaseApplication):
-    def __init__(self, settings, options: dict):
+    def __init__(self, settings: Settings, options: dict):
         self._settings = settings
         self._options = options
         super().__init__()
@@ -53,7 +54,7 @@ class _Gunicorn(BaseApplication):
         return create_app(self._settings)
 
 
-def serve_web(settings, host: str, port: int) -> None:
+def serve_web(settings: Settings, host: str, port: int) -> None:
     """gunicorn: one process per core, so the API is not bound to one
     interpreter's lock. Returns when gunicorn has stopped."""
     _Gunicorn(settings, {
@@ -69,7 +70,7 @@ def serve_web(settings, host: str, port: int) -> None:
     }).run()
 
 
-def run_worker(settings) -> int:
+def run_worker(settings: Settings) -> int:
     """Run the jobs until SIGTERM or SIGINT; return the exit status."""
     stop = _stop_on_signals()
     worker = Worker(settings)

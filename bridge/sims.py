@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from . import smsd, usage
 from .clock import iso_utc, utcnow
+from .config import Settings
 from .errors import AcceptError, UserError
 from .models import Outbox, Phone, Sim, User
 from .phones import normalise_number
@@ -18,7 +19,7 @@ from .users import get_user
 SIM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
-def add_sim(session: Session, settings, name: str, number: str, *,
+def add_sim(session: Session, settings: Settings, name: str, number: str, *,
             device: str | None = None, connection: str = "at", simulated: bool = False,
             monthly_limit: int | None = None, billing_day: int = 1,
             owner: str | None = None, delivery_report: bool = False) -> Sim:

@@ -12,16 +12,17 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from .config import Settings
 from .errors import SmsdError
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "gammu-smsdrc" / "smsdrc.template"
 
 
-def config_path(settings, name: str) -> Path:
+def config_path(settings: Settings, name: str) -> Path:
     return Path(settings.smsdrc_dir) / name
 
 
-def modem_dir(settings, name: str) -> Path:
+def modem_dir(settings: Settings, name: str) -> Path:
     """The simulated modem's folder (Gammu's dummy phone)."""
     return Path(settings.state_dir).resolve() / "modems" / name
 
@@ -32,7 +33,7 @@ def _ini_value(value: str) -> str:
     return value
 
 
-def render_config(settings, sim) -> str:
+def render_config(settings: Settings, sim) -> str:
     url = make_url(settings.database_url)
     user = settings.gammu_db_user or url.username or "root"
     password = settings.gammu_db_password if settings.gammu_db_user else (url.password or "")
@@ -60,7 +61,7 @@ def render_config(settings, sim) -> str:
     return string.Template(TEMPLATE.read_text(encoding="utf-8")).substitute(checked)
 
 
-def client_environment(settings) -> dict[str, str]:
+def client_environment(settings: Settings) -> dict[str, str]:
     """Where gammu-smsd's MySQL client finds the server after a reconnect.
 
     gammu-smsd cuts ``:port`` or ``:socket`` off its ``host`` setting in place
@@ -79,12 +80,12 @@ def client_environment(settings) -> dict[str, str]:
     return env
 
 
-def environment_path(settings, name: str) -> Path:
+def environment_path(settings: Settings, name: str) -> Path:
     """``NAME.env`` beside the config: read by ``smsd start`` and by the systemd unit."""
     return Path(settings.smsdrc_dir) / f"{name}.env"
 
 
-def write_config(settings, sim) -> Path:
+def write_config(settings: Settings, sim) -> Path:
     path = config_path(settings, sim.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     (Path(settings.state_dir) / "log").mkdir(parents=True, exist_ok=True)
@@ -100,7 +101,7 @@ def write_config(settings, sim) -> Path:
     return path
 
 
-def configured_sims(settings) -> list[str]:
+def configured_sims(settings: Settings) -> list[str]:
     folder = Path(settings.smsdrc_dir)
     if not folder.is_dir():
         return []
@@ -108,11 +109,11 @@ def configured_sims(settings) -> list[str]:
                   if p.is_file() and not p.name.startswith(".") and "." not in p.name)
 
 
-def _pid_file(settings, name: str) -> Path:
+def _pid_file(settings: Settings, name: str) -> Path:
     return Path(settings.state_dir).resolve() / "run" / f"smsd-{name}.pid"
 
 
-def running_pid(settings, name: str) -> int | None:
+def running_pid(settings: Settings, name: str) -> int | None:
     try:
         pid = int(_pid_file(settings, name).read_text().strip())
     except (OSError, ValueError):
@@ -126,7 +127,7 @@ def running_pid(settings, name: str) -> int | None:
     return pid if b"gammu-smsd" in command else None
 
 
-def start(settings, name: str, timeout: float = 10.0) -> int:
+def start(settings: Settings, name: str, timeout: float = 10.0) -> int:
     """Start the SIM's daemon unless it runs; return its pid."""
     pid = running_pid(settings, name)
     if pid is not None:
@@ -152,7 +153,7 @@ def start(settings, name: str, timeout: float = 10.0) -> int:
                     f"see {Path(settings.state_dir) / 'log' / f'smsd-{name}.log'}")
 
 
-def stop(settings, name: str, timeout: float = 10.0, sig: int = signal.SIGTERM) -> bool:
+def stop(settings: Settings, name: str, timeout: float = 10.0, sig: int = signal.SIGTERM) -> bool:
     """Stop the SIM's daemon; False if it was not running."""
     pid = running_pid(settings, name)
     if pid is None:

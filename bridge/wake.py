@@ -11,12 +11,14 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from .config import Settings
 
-def socket_path(settings) -> Path:
+
+def socket_path(settings: Settings) -> Path:
     return Path(settings.state_dir).resolve() / "run" / "dispatch.wake"
 
 
-def notify(settings) -> None:
+def notify(settings: Settings) -> None:
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.setblocking(False)
@@ -28,7 +30,7 @@ def notify(settings) -> None:
 class WakeListener:
     """Calls ``on_wake`` (from its own thread) for every notify()."""
 
-    def __init__(self, settings, on_wake: Callable[[], None]):
+    def __init__(self, settings: Settings, on_wake: Callable[[], None]):
         self._path = socket_path(settings)
         self._on_wake = on_wake
         self._sock: socket.socket | None = None

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .clock import iso_utc, utcnow
+from .config import Settings
 from .errors import AcceptError
 from .models import Message, Webhook, WebhookDelivery
 from .users import get_user
@@ -72,7 +73,7 @@ def vetted_address(url: str, *, allow_private: bool, field: str = "url") -> str:
     return addresses[0]
 
 
-def set_webhook(session: Session, settings, login: str, url: str) -> str:
+def set_webhook(session: Session, settings: Settings, login: str, url: str) -> str:
     """Set the user's URL (empty: none, only a secret for per-message
     callback_url); returns the signing secret, a new one each time."""
     user = get_user(session, login)

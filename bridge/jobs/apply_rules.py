@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from .. import optouts, webhooks
 from ..accept import SendOptions, accept
 from ..clock import utcnow
+from ..config import Settings
 from ..errors import BridgeError, UserError
 from ..messages import inbound_data
 from ..models import InboundMessage, Message, Rule, RuleResult, User
@@ -24,7 +25,7 @@ from ..rules import bare, describe, first_word, words
 log = logging.getLogger("smsbridge.rules")
 
 
-def run_rules(session: Session, settings, inbound: InboundMessage, now: datetime) -> None:
+def run_rules(session: Session, settings: Settings, inbound: InboundMessage, now: datetime) -> None:
     """Opt-out words first, then every matching rule in order; each outcome
     is recorded, and a failing rule does not stop the ones after it."""
     keyword = bare(inbound.text)
@@ -72,7 +73,7 @@ def _sender_user(session: Session, rule: Rule | None, inbound: InboundMessage) -
     return session.get(User, user_id)
 
 
-def _send(session: Session, settings, user: User, to: str, text: str, *, ignore_opt_out=False) -> str:
+def _send(session: Session, settings: Settings, user: User, to: str, text: str, *, ignore_opt_out=False) -> str:
     result = accept(session, user, to, text, SendOptions(), settings=settings, source="rule")
     if ignore_opt_out:
         for m in result.messages:
@@ -80,7 +81,7 @@ def _send(session: Session, settings, user: User, to: str, text: str, *, ignore_
     return "queued message " + ", ".join(str(m["id"]) for m in result.messages)
 
 
-def _opt(session: Session, settings, inbound: InboundMessage, out: bool, now: datetime) -> str:
+def _opt(session: Session, settings: Settings, inbound: InboundMessage, out: bool, now: datetime) -> str:
     change = optouts.opt_out if out else optouts.opt_in
     changed = change(session, inbound.sender, reason=f"texted: {inbound.text.strip()[:200]}",
                      source="sms", actor=inbound.sender, region=settings.default_region, now=now)
@@ -96,7 +97,7 @@ def _opt(session: Session, settings, inbound: InboundMessage, out: bool, now: da
 REPLY_QUIET = timedelta(hours=1)
 
 
-def _reply(session, settings, rule, inbound, now) -> str:
+def _reply(session, settings: Settings, rule, inbound, now) -> str:
     # Two auto-responders answering each other would empty a SIM's month:
     # a rule answers one number at most once an hour.
     replied = session.scalar(
@@ -109,12 +110,12 @@ def _reply(session, settings, rule, inbound, now) -> str:
     return _send(session, settings, _sender_user(session, rule, inbound), inbound.sender, rule.argument)
 
 
-def _forward_to(session, settings, rule, inbound, now) -> str:
+def _forward_to(session, settings: Settings, rule, inbound, now) -> str:
     text = f"From {inbound.sender}: {inbound.text}"
     return _send(session, settings, _sender_user(session, rule, inbound), rule.argument, text)
 
 
-def _forward_url(session, settings, rule, inbound, now) -> str:
+def _forward_url(session, settings: Settings, rule, inbound, now) -> str:
     delivery = webhooks.enqueue(session, user_id=rule.user_id, event="sms:received", url=rule.argument,
                                 secret=rule.secret, data=inbound_data(inbound), now=now)
     return f"webhook delivery {delivery} queued"

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..clock import utcnow
+from ..config import Settings
 from ..errors import AcceptError
 from ..models import WebhookDelivery
 from ..webhooks import MAX_BACKOFF, POOL, sign, vetted_address
@@ -46,7 +47,7 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
 
 
-def _post(delivery: dict, settings) -> str | None:
+def _post(delivery: dict, settings: Settings) -> str | None:
     """POST once; None on a 2xx, else the reason. Redirects are not
     followed: one could point at an address we refused."""
     try:
@@ -71,7 +72,7 @@ def _post(delivery: dict, settings) -> str | None:
     return None if 200 <= status < 300 else f"HTTP {status}"
 
 
-def deliver_due(sessions: sessionmaker[Session], settings, *, limit: int = 50,
+def deliver_due(sessions: sessionmaker[Session], settings: Settings, *, limit: int = 50,
                 now: datetime | None = None) -> dict:
     """One pass: lease due deliveries (short transaction), POST them in
     parallel outside any transaction, record each outcome."""

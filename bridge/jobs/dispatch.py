@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from .. import encoding, usage, webhooks
 from ..clock import utcnow
+from ..config import Settings
 from ..models import (
     AttemptOutcome,
     Message,
@@ -58,7 +59,7 @@ class _Candidate:
         return float("inf") if self.limit is None else self.limit - self.used
 
 
-def dispatch(session: Session, settings, *, now: datetime | None = None,
+def dispatch(session: Session, settings: Settings, *, now: datetime | None = None,
              batch: int | None = None) -> DispatchResult:
     """One pass: claim up to ``batch`` due messages and hand them to SIMs.
     The caller commits."""

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from .. import webhooks
 from ..clock import utcnow
+from ..config import Settings
 from ..messages import inbound_data
 from ..models import (
     AttemptOutcome,
@@ -46,7 +47,7 @@ def parse_udh(udh_hex: str) -> tuple[int | None, int, int]:
     return None, 1, 1
 
 
-def receive(session: Session, settings, *, now: datetime | None = None, limit: int = 500) -> InboundResult:
+def receive(session: Session, settings: Settings, *, now: datetime | None = None, limit: int = 500) -> InboundResult:
     """One pass; the caller commits."""
     now = now or utcnow()
     result = InboundResult()
@@ -69,7 +70,7 @@ def receive(session: Session, settings, *, now: datetime | None = None, limit: i
     return result
 
 
-def _assemble(session: Session, settings, now: datetime) -> list[InboundMessage]:
+def _assemble(session: Session, settings: Settings, now: datetime) -> list[InboundMessage]:
     """Messages from the unassigned parts that are complete, or that waited
     long enough for their missing parts."""
     open_parts = session.scalars(select(InboundPart).where(InboundPart.message_id.is_(None))

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..config import Settings
 from .deliver import deliver_due
 from .dispatch import dispatch
 from .harvest import abandon, harvest, harvest_reports
@@ -38,7 +39,7 @@ def _name(job) -> str:
     return getattr(job, "__name__", repr(job))
 
 
-def dispatch_until_idle(sessions: sessionmaker[Session], settings, max_batches: int = 1000,
+def dispatch_until_idle(sessions: sessionmaker[Session], settings: Settings, max_batches: int = 1000,
                         keep_going: Callable[[], bool] = lambda: True) -> int:
     """Dispatch batches while full ones come back and ``keep_going()`` says
     so (a stopping worker ends between two batches); return messages handed to SIMs."""
@@ -59,15 +60,15 @@ def harvest_pass(sessions: sessionmaker[Session]):
     return {"sent": sent.sent, "retried": sent.retried, "failed": sent.failed, "reports": reports}
 
 
-def inbound_pass(sessions: sessionmaker[Session], settings):
+def inbound_pass(sessions: sessionmaker[Session], settings: Settings):
     return run_pass(sessions, lambda s: receive(s, settings))
 
 
-def webhook_pass(sessions: sessionmaker[Session], settings):
+def webhook_pass(sessions: sessionmaker[Session], settings: Settings):
     return deliver_due(sessions, settings)
 
 
-def health_pass(sessions: sessionmaker[Session], settings):
+def health_pass(sessions: sessionmaker[Session], settings: Settings):
     # Separate transactions: the SIM flags are committed before take-back
     # waits for usage rows, so no job holds a SIM row while waiting on another lock.
     result = run_pass(sessions, update_health)

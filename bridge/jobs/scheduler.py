@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from .. import wake
+from ..config import Settings
 from ..db import UNAVAILABLE, make_engine, make_session_factory
 from . import passes
 
@@ -26,7 +27,7 @@ log = logging.getLogger("smsbridge.scheduler")
 class Worker:
     """The jobs on a schedule, and dispatch woken at once by accept."""
 
-    def __init__(self, settings):
+    def __init__(self, settings: Settings):
         self.settings = settings
         self.engine = make_engine(settings.database_url, timeout=settings.db_timeout, pool_size=4)
         self.sessions = make_session_factory(self.engine)

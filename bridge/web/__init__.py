@@ -9,13 +9,13 @@ JSON API's ``Idempotency-Key`` makes its retry safe)."""
 from __future__ import annotations
 
 from flask import Flask, g, jsonify, request
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from werkzeug.exceptions import HTTPException
 
 from admin import init_admin
 
 from .. import reports
-from ..config import load_settings
+from ..config import Settings, load_settings
 from ..db import (
     UNAVAILABLE,
     UnavailableLog,
@@ -31,7 +31,7 @@ RETRY_AFTER_SECONDS = 5
 UNAVAILABLE_MESSAGE = "the database is unavailable; try again later"
 
 
-def create_app(settings=None, engine=None) -> Flask:
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config["SMSBRIDGE_SETTINGS"] = settings
