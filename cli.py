@@ -31,7 +31,7 @@ class Context:
 
     @functools.cached_property
     def settings(self):
-        return load_settings(self.config_path)   # a SettingsError is one line, see Smsbridge
+        return load_settings(self.config_path)  # a SettingsError is one line, see Smsbridge
 
     @functools.cached_property
     def engine(self):
@@ -43,7 +43,6 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
-
 
 
 class Smsbridge(click.Group):
@@ -60,8 +59,13 @@ class Smsbridge(click.Group):
 
 
 @click.group(cls=Smsbridge)
-@click.option("--config", "config_path", envvar="SMSBRIDGE_CONFIG", type=click.Path(dir_okay=False),
-              help="Settings file (TOML); every setting can also be SMSBRIDGE_<NAME>.")
+@click.option(
+    "--config",
+    "config_path",
+    envvar="SMSBRIDGE_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="Settings file (TOML); every setting can also be SMSBRIDGE_<NAME>.",
+)
 @click.pass_context
 def main(ctx, config_path):
     """smsbridge: an SMS gateway over Gammu SMSD."""
@@ -80,6 +84,7 @@ def show_settings():
 
 # ---------------------------------------------------------------- database
 
+
 @main.group()
 def db():
     """Create and inspect the database."""
@@ -87,8 +92,11 @@ def db():
 
 @db.command("init")
 @click.option("--gammu-user", help="Also create this least-privilege DB account for gammu-smsd.")
-@click.option("--gammu-password-stdin", is_flag=True,
-              help="Read its password from stdin (default: generate one and print it).")
+@click.option(
+    "--gammu-password-stdin",
+    is_flag=True,
+    help="Read its password from stdin (default: generate one and print it).",
+)
 @pass_ctx
 def db_init(ctx, gammu_user, gammu_password_stdin):
     """Create the database and its tables, or bring them up to date (idempotent)."""
@@ -96,11 +104,12 @@ def db_init(ctx, gammu_user, gammu_password_stdin):
     for line in schema.init_schema(ctx.engine):
         click.echo(line)
     if gammu_user:
-        password = (sys.stdin.readline().rstrip("\n") if gammu_password_stdin
-                    else secrets.token_urlsafe(18))
+        password = sys.stdin.readline().rstrip("\n") if gammu_password_stdin else secrets.token_urlsafe(18)
         schema.create_gammu_account(ctx.engine, gammu_user, password)
-        click.echo(f"gammu-smsd account {gammu_user} can use Gammu's tables only; set "
-                   "SMSBRIDGE_GAMMU_DB_USER and SMSBRIDGE_GAMMU_DB_PASSWORD before `sim add`.")
+        click.echo(
+            f"gammu-smsd account {gammu_user} can use Gammu's tables only; set "
+            "SMSBRIDGE_GAMMU_DB_USER and SMSBRIDGE_GAMMU_DB_PASSWORD before `sim add`."
+        )
         if not gammu_password_stdin:
             click.echo(f"password: {password}")
 
@@ -145,6 +154,7 @@ def db_ddl(ctx):
 
 
 # ---------------------------------------------------------------- users
+
 
 @main.group()
 def user():
@@ -214,6 +224,7 @@ def user_token(ctx, login):
 
 # ---------------------------------------------------------------- SIMs
 
+
 @main.group()
 def sim():
     """SIM cards and their modems."""
@@ -228,16 +239,32 @@ def sim():
 @click.option("--monthly-limit", type=click.IntRange(min=0), help="SMS parts per billing month.")
 @click.option("--billing-day", type=click.IntRange(1, 28), default=1, show_default=True)
 @click.option("--user", "owner", help="Only this user's messages use the SIM.")
-@click.option("--delivery-reports", type=click.Choice(["on", "off"]), default="off", show_default=True,
-              help="Ask for delivery reports unless a message says otherwise.")
+@click.option(
+    "--delivery-reports",
+    type=click.Choice(["on", "off"]),
+    default="off",
+    show_default=True,
+    help="Ask for delivery reports unless a message says otherwise.",
+)
 @pass_ctx
-def sim_add(ctx, name, number, device, connection, simulated, monthly_limit, billing_day, owner,
-            delivery_reports):
+def sim_add(
+    ctx, name, number, device, connection, simulated, monthly_limit, billing_day, owner, delivery_reports
+):
     """Add a SIM and write its gammu-smsd config."""
     with ctx.sessions.begin() as session:
-        sims.add_sim(session, ctx.settings, name, number, device=device, connection=connection,
-                     simulated=simulated, monthly_limit=monthly_limit, billing_day=billing_day,
-                     owner=owner, delivery_report=delivery_reports == "on")
+        sims.add_sim(
+            session,
+            ctx.settings,
+            name,
+            number,
+            device=device,
+            connection=connection,
+            simulated=simulated,
+            monthly_limit=monthly_limit,
+            billing_day=billing_day,
+            owner=owner,
+            delivery_report=delivery_reports == "on",
+        )
     click.echo(f"SIM {name} added; its daemon config is {smsd.config_path(ctx.settings, name)}")
 
 
@@ -254,13 +281,16 @@ def sim_list(ctx, as_json):
     click.echo(f"{'SIM':<12} {'number':<14} {'state':<28} {'signal':>6} {'used/limit':>12} {'waiting':>7}")
     for r in rows:
         state = ("healthy" if r["healthy"] else "UNHEALTHY") + (
-            f" since {r['health_changed_at'][:19]}" if r["health_changed_at"] else "")
+            f" since {r['health_changed_at'][:19]}" if r["health_changed_at"] else ""
+        )
         if not r["enabled"]:
             state = "disabled, " + state
         limit = r["monthly_limit"] if r["monthly_limit"] is not None else "-"
         signal_ = f"{r['signal']}%" if r["signal"] is not None and r["signal"] >= 0 else "-"
-        click.echo(f"{r['name']:<12} {r['number']:<14} {state:<28} {signal_:>6} "
-                   f"{str(r['parts_used']) + '/' + str(limit):>12} {r['waiting']:>7}")
+        click.echo(
+            f"{r['name']:<12} {r['number']:<14} {state:<28} {signal_:>6} "
+            f"{str(r['parts_used']) + '/' + str(limit):>12} {r['waiting']:>7}"
+        )
 
 
 @sim.command("enable")
@@ -299,8 +329,9 @@ def _limit(value: str | None) -> int | None:
 @click.option("--monthly-limit", help="SMS parts per billing month; 'none' removes the limit.")
 @click.option("--billing-day", type=click.IntRange(1, 28), help="Day of the month the count restarts.")
 @click.option("--user", "owner", help="Only this user's messages use the SIM; 'none' serves everyone.")
-@click.option("--delivery-reports", type=on_off,
-              help="Ask for delivery reports unless a message says otherwise.")
+@click.option(
+    "--delivery-reports", type=on_off, help="Ask for delivery reports unless a message says otherwise."
+)
 @pass_ctx
 def sim_set(ctx, name, monthly_limit, billing_day, owner, delivery_reports):
     """Change a SIM's settings; options not given stay as they are."""
@@ -319,6 +350,7 @@ def sim_set(ctx, name, monthly_limit, billing_day, owner, delivery_reports):
 
 
 # ---------------------------------------------------------------- daemons
+
 
 @main.group("smsd")
 def smsd_group():
@@ -362,6 +394,7 @@ def smsd_status(ctx, names):
 
 # ---------------------------------------------------------------- sending
 
+
 @main.command()
 @click.option("--to", required=True, help="Recipients, comma-separated.")
 @click.option("--text", required=True)
@@ -373,8 +406,15 @@ def send(ctx, to, text, flash, attempts, login):
     """Queue a text, as the API would."""
     with ctx.sessions.begin() as session:
         sender = users.get_user(session, login)
-        result = accept(session, sender, to, text, SendOptions(flash=flash, attempts=attempts),
-                        settings=ctx.settings, source="cli")
+        result = accept(
+            session,
+            sender,
+            to,
+            text,
+            SendOptions(flash=flash, attempts=attempts),
+            settings=ctx.settings,
+            source="cli",
+        )
     wake.notify(ctx.settings)
     for message in result.messages:
         click.echo(f"{message['id']}\t{message['to']}\t{message['status']}")
@@ -392,6 +432,7 @@ def status(ctx, message_id):
 
 # ---------------------------------------------------------------- incoming
 
+
 @main.command()
 @click.option("--sim", help="Only texts that came to this SIM.")
 @click.option("--since", type=int, default=0, help="Only texts with an id above this.")
@@ -400,8 +441,11 @@ def status(ctx, message_id):
 def inbox(ctx, sim, since, limit):
     """Show received texts and what the rules did with them."""
     with ctx.sessions.begin() as session:
-        rows = [inbound_view(m) for m in list_inbound(session, None, since=since, limit=limit)
-                if sim is None or m.sim_name == sim]
+        rows = [
+            inbound_view(m)
+            for m in list_inbound(session, None, since=since, limit=limit)
+            if sim is None or m.sim_name == sim
+        ]
     for row in rows:
         click.echo(f"{row['id']}\t{row['received_at']}\t{row['sim']}\t{row['from']}\t{row['text']}")
         for result in row["rules"]:
@@ -427,17 +471,29 @@ def rule_add(ctx, login, keyword, regex, reply, forward_url, forward_to, opt_out
     """Add a rule at the end: one match (--keyword or --regex), one action."""
     if (keyword is None) == (regex is None):
         raise click.UsageError("give exactly one of --keyword and --regex")
-    actions = {"reply": reply, "forward_url": forward_url, "forward_to": forward_to,
-               "opt_out": opt_out or None, "opt_in": opt_in or None}
+    actions = {
+        "reply": reply,
+        "forward_url": forward_url,
+        "forward_to": forward_to,
+        "opt_out": opt_out or None,
+        "opt_in": opt_in or None,
+    }
     chosen = [(name, value) for name, value in actions.items() if value]
     if len(chosen) != 1:
-        raise click.UsageError("give exactly one action: --reply, --forward-url, --forward-to, --opt-out or --opt-in")
+        raise click.UsageError(
+            "give exactly one action: --reply, --forward-url, --forward-to, --opt-out or --opt-in"
+        )
     action, argument = chosen[0]
     with ctx.sessions.begin() as session:
-        created = rules.add_rule(session, ctx.settings, login=login,
-                                 match_kind="keyword" if keyword else "regex",
-                                 pattern=keyword or regex, action=action,
-                                 argument=argument if isinstance(argument, str) else None)
+        created = rules.add_rule(
+            session,
+            ctx.settings,
+            login=login,
+            match_kind="keyword" if keyword else "regex",
+            pattern=keyword or regex,
+            action=action,
+            argument=argument if isinstance(argument, str) else None,
+        )
         click.echo(f"rule {rules.describe(created)}")
         if created.secret:
             click.echo(f"posts are signed (X-Smsbridge-Signature) with: {created.secret}")
@@ -485,8 +541,9 @@ def optout():
 def optout_add(ctx, phone, reason):
     """Put a number on the opt-out list."""
     with ctx.sessions.begin() as session:
-        added = optouts.opt_out(session, phone, reason=reason, source="cli", actor="cli",
-                                region=ctx.settings.default_region)
+        added = optouts.opt_out(
+            session, phone, reason=reason, source="cli", actor="cli", region=ctx.settings.default_region
+        )
     click.echo(f"{phone}: {'added' if added else 'already on the list'}")
 
 
@@ -497,8 +554,9 @@ def optout_add(ctx, phone, reason):
 def optout_remove(ctx, phone, reason):
     """Take a number off the opt-out list."""
     with ctx.sessions.begin() as session:
-        removed = optouts.opt_in(session, phone, reason=reason, source="cli", actor="cli",
-                                 region=ctx.settings.default_region)
+        removed = optouts.opt_in(
+            session, phone, reason=reason, source="cli", actor="cli", region=ctx.settings.default_region
+        )
     click.echo(f"{phone}: {'removed' if removed else 'was not on the list'}")
 
 
@@ -528,6 +586,7 @@ def webhook_set(ctx, login, url):
 
 
 # ---------------------------------------------------------------- jobs, once
+
 
 @main.group()
 def job():
@@ -571,6 +630,7 @@ def job_health(ctx):
 
 # ---------------------------------------------------------------- services
 
+
 @main.command()
 @pass_ctx
 def worker(ctx):
@@ -601,10 +661,15 @@ def run(ctx, host, port):
     """Web and worker in one go, for a single box; SIGTERM or Ctrl-C stops both."""
     # Checked here too, so a stale schema is one clear line, not two children failing.
     schema.require_current_schema(ctx.engine)
-    sys.exit(supervise({
-        "web": cli_command("web", "--host", host, "--port", str(port), config_path=ctx.config_path),
-        "worker": cli_command("worker", config_path=ctx.config_path),
-    }, stop_timeout=ctx.settings.stop_timeout))
+    sys.exit(
+        supervise(
+            {
+                "web": cli_command("web", "--host", host, "--port", str(port), config_path=ctx.config_path),
+                "worker": cli_command("worker", config_path=ctx.config_path),
+            },
+            stop_timeout=ctx.settings.stop_timeout,
+        )
+    )
 
 
 if __name__ == "__main__":

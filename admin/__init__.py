@@ -57,7 +57,7 @@ def create_admin_app(settings: Settings, smsbridge: dict) -> Flask:
         SESSION_COOKIE_PATH=URL,
         WTF_CSRF_TIME_LIMIT=int(SESSION_LIFETIME.total_seconds()),
     )
-    CSRFProtect(app)                     # every POST of this app needs the token
+    CSRFProtect(app)  # every POST of this app needs the token
 
     bind_to_requests(app, smsbridge["sessions"])
 
@@ -76,8 +76,13 @@ def create_admin_app(settings: Settings, smsbridge: dict) -> Flask:
     app.jinja_env.filters["utc"] = _utc
     app.jinja_env.globals["admin_user"] = current_user
 
-    admin = Admin(app, name="smsbridge", url="/", theme=Bootstrap4Theme(swatch="default"),
-                  index_view=DashboardView(name="Dashboard", url="/"))
+    admin = Admin(
+        app,
+        name="smsbridge",
+        url="/",
+        theme=Bootstrap4Theme(swatch="default"),
+        index_view=DashboardView(name="Dashboard", url="/"),
+    )
     admin.add_view(MessagesView(name="Messages", endpoint="messages"))
     admin.add_view(InboundView(name="Inbound", endpoint="inbound"))
     admin.add_view(SendView(name="Send", endpoint="send"))

@@ -39,7 +39,7 @@ def secret_key(settings: Settings) -> str:
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
         try:
-            os.link(scratch, path)       # fails if another process won the race
+            os.link(scratch, path)  # fails if another process won the race
         except FileExistsError:
             pass
         finally:
@@ -72,7 +72,7 @@ def current_user() -> User | None:
 
 
 def login(user: User) -> None:
-    session.clear()                     # nothing from before the login carries over
+    session.clear()  # nothing from before the login carries over
     session.permanent = True
     session.update(uid=user.id, pw=_fingerprint(user), since=time.time())
     g.admin_user = user
@@ -93,8 +93,9 @@ class SecureView(BaseView):
     def inaccessible_callback(self, name, **kwargs):
         if current_user() is None:
             return redirect(url_for("login.index", next=request.script_root + request.full_path))
-        return self.render("smsbridge/problem.html", title="Not allowed",
-                           problem="This page is for administrators."), 403
+        return self.render(
+            "smsbridge/problem.html", title="Not allowed", problem="This page is for administrators."
+        ), 403
 
 
 def _safe_next(target: str | None) -> str:
@@ -122,17 +123,21 @@ class LoginView(BaseView):
             else:
                 try:
                     with g.db_session.begin():
-                        user = authenticate_password(g.db_session, request.form.get("login", ""),
-                                                     request.form.get("password", ""))
+                        user = authenticate_password(
+                            g.db_session, request.form.get("login", ""), request.form.get("password", "")
+                        )
                 except AuthError as exc:
                     throttle.failed(address)
-                    error = "Wrong login or password." if exc.status == 401 else exc.message.capitalize() + "."
+                    error = (
+                        "Wrong login or password." if exc.status == 401 else exc.message.capitalize() + "."
+                    )
                 else:
                     throttle.succeeded(address)
                     login(user)
                     return redirect(_safe_next(request.args.get("next")))
-        return self.render("smsbridge/login.html", error=error,
-                           login_name=request.form.get("login", "")), 401 if error else 200
+        return self.render(
+            "smsbridge/login.html", error=error, login_name=request.form.get("login", "")
+        ), 401 if error else 200
 
     @expose("/logout", methods=("POST",))
     def logout(self):

@@ -15,10 +15,10 @@ LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 40
 
 @dataclasses.dataclass
 class Chart:
-    kind: str                                  # bar | line
+    kind: str  # bar | line
     width: int
     height: int
-    series: list[dict]                         # {name, color, bars: [...]} or {name, color, points}
+    series: list[dict]  # {name, color, bars: [...]} or {name, color, points}
     x_labels: list[tuple[float, str]]
     y_ticks: list[tuple[float, str]]
     baseline: float
@@ -56,8 +56,9 @@ def _label_every(count: int, room: float, label_width: float = 46) -> int:
     return max(1, int(count * label_width / room + 0.999))
 
 
-def build(kind: str, labels: list[str], series: dict[str, list], *,
-          width: int = WIDTH, height: int = HEIGHT) -> Chart | None:
+def build(
+    kind: str, labels: list[str], series: dict[str, list], *, width: int = WIDTH, height: int = HEIGHT
+) -> Chart | None:
     """A bar or line chart of ``series`` (name -> values, one per label)."""
     if not labels or not series:
         return None
@@ -78,28 +79,58 @@ def build(kind: str, labels: list[str], series: dict[str, list], *,
         color = PALETTE[index % len(PALETTE)]
         if kind == "line":
             points = [(round(LEFT + slot * (i + 0.5), 1), round(y(v), 1)) for i, v in enumerate(vals)]
-            drawn.append({"name": name, "color": color, "points": points,
-                          "path": " ".join(f"{px},{py}" for px, py in points),
-                          "labels": [str(label) for label in labels], "values": vals})
+            drawn.append(
+                {
+                    "name": name,
+                    "color": color,
+                    "points": points,
+                    "path": " ".join(f"{px},{py}" for px, py in points),
+                    "labels": [str(label) for label in labels],
+                    "values": vals,
+                }
+            )
         else:
             # Few labels would make slabs of bars: cap the width, centre the group.
             bar = min(slot * 0.8 / len(values), WIDEST_BAR)
             offset = (slot - bar * len(values)) / 2 + bar * index
-            drawn.append({"name": name, "color": color, "bars": [
-                {"x": round(LEFT + slot * i + offset, 1), "y": round(y(v), 1),
-                 "w": round(max(bar - 1, 1), 1), "h": round(baseline - y(v), 1),
-                 "label": str(labels[i]), "value": f"{v:g}"} for i, v in enumerate(vals)]})
-    return Chart(kind if kind == "line" else "bar", width, height, drawn, x_labels,
-                 _ticks(top, baseline, plot_height), baseline, right_edge=width - RIGHT)
+            drawn.append(
+                {
+                    "name": name,
+                    "color": color,
+                    "bars": [
+                        {
+                            "x": round(LEFT + slot * i + offset, 1),
+                            "y": round(y(v), 1),
+                            "w": round(max(bar - 1, 1), 1),
+                            "h": round(baseline - y(v), 1),
+                            "label": str(labels[i]),
+                            "value": f"{v:g}",
+                        }
+                        for i, v in enumerate(vals)
+                    ],
+                }
+            )
+    return Chart(
+        kind if kind == "line" else "bar",
+        width,
+        height,
+        drawn,
+        x_labels,
+        _ticks(top, baseline, plot_height),
+        baseline,
+        right_edge=width - RIGHT,
+    )
 
 
 def from_table(kind: str, columns: list[str], rows: list[tuple], max_series: int = 3) -> Chart | None:
     """First column: the labels; following numeric columns: the series."""
     if len(columns) < 2 or not rows:
         return None
-    numeric = [i for i in range(1, len(columns))
-               if all(is_number(row[i]) or row[i] is None for row in rows)
-               and any(is_number(row[i]) for row in rows)][:max_series]
+    numeric = [
+        i
+        for i in range(1, len(columns))
+        if all(is_number(row[i]) or row[i] is None for row in rows) and any(is_number(row[i]) for row in rows)
+    ][:max_series]
     if not numeric:
         return None
     labels = ["" if row[0] is None else str(row[0]) for row in rows]

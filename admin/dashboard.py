@@ -25,11 +25,21 @@ class DashboardView(SecureView, AdminIndexView):
             daily = archive.daily_counts(db(), viewer, days=DAYS)
             per_sim = archive.sim_counts(db(), viewer, days=DAYS)
         daily_chart = charts.build(
-            "line", [d.strftime("%d %b") for d in daily["days"]],
-            {"sent": daily["sent"], "delivered": daily["delivered"], "failed": daily["failed"]})
+            "line",
+            [d.strftime("%d %b") for d in daily["days"]],
+            {"sent": daily["sent"], "delivered": daily["delivered"], "failed": daily["failed"]},
+        )
         sim_chart = charts.build(
-            "bar", [row["sim"] for row in per_sim],
-            {key: [row[key] for row in per_sim] for key in ("sent", "delivered", "failed")})
-        return self.render("smsbridge/dashboard.html", sims=sims, counts=counts, days=DAYS,
-                           stuck_minutes=int(archive.STUCK_AFTER.total_seconds() // 60),
-                           daily_chart=daily_chart, sim_chart=sim_chart)
+            "bar",
+            [row["sim"] for row in per_sim],
+            {key: [row[key] for row in per_sim] for key in ("sent", "delivered", "failed")},
+        )
+        return self.render(
+            "smsbridge/dashboard.html",
+            sims=sims,
+            counts=counts,
+            days=DAYS,
+            stuck_minutes=int(archive.STUCK_AFTER.total_seconds() // 60),
+            daily_chart=daily_chart,
+            sim_chart=sim_chart,
+        )

@@ -28,5 +28,6 @@ class InboundView(SecureView):
             logins = dict(db().execute(select(User.id, User.login)).all()) if user.is_admin else {}
             rows = [{**inbound_view(m), "user": logins.get(m.user_id)} for m in found[:PAGE_SIZE]]
         older = rows[-1]["id"] if len(found) > PAGE_SIZE else None
-        return self.render("smsbridge/inbound.html", rows=rows, before=before, older=older,
-                           show_users=user.is_admin)
+        return self.render(
+            "smsbridge/inbound.html", rows=rows, before=before, older=older, show_users=user.is_admin
+        )

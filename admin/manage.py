@@ -34,11 +34,17 @@ class UsersView(SecureView):
 
     def _page(self, new_key: tuple[str, str] | None = None):
         with db().begin():
-            keys = dict(db().execute(select(ApiKey.user_id, func.count())
-                                     .where(ApiKey.revoked_at.is_(None)).group_by(ApiKey.user_id)).all())
+            keys = dict(
+                db()
+                .execute(
+                    select(ApiKey.user_id, func.count())
+                    .where(ApiKey.revoked_at.is_(None))
+                    .group_by(ApiKey.user_id)
+                )
+                .all()
+            )
             rows = db().scalars(select(User).order_by(User.login)).all()
-        return self.render("smsbridge/users.html", users=rows, keys=keys, new_key=new_key,
-                           me=current_user())
+        return self.render("smsbridge/users.html", users=rows, keys=keys, new_key=new_key, me=current_user())
 
     @expose("/")
     def index(self):
@@ -47,9 +53,12 @@ class UsersView(SecureView):
     @expose("/add", methods=("POST",))
     def add(self):
         login = request.form.get("login", "")
-        _run(lambda: users.create_user(db(), login, request.form.get("password", ""),
-                                       is_admin=request.form.get("is_admin") == "on"),
-             f"User {login.strip()} created.")
+        _run(
+            lambda: users.create_user(
+                db(), login, request.form.get("password", ""), is_admin=request.form.get("is_admin") == "on"
+            ),
+            f"User {login.strip()} created.",
+        )
         return redirect(url_for(".index"))
 
     @expose("/<login>/block", methods=("POST",))
@@ -58,14 +67,18 @@ class UsersView(SecureView):
         if blocked and login == current_user().login:
             flash("You cannot block yourself.", "error")
         else:
-            _run(lambda: users.set_blocked(db(), login, blocked),
-                 f"User {login} {'blocked' if blocked else 'unblocked'}.")
+            _run(
+                lambda: users.set_blocked(db(), login, blocked),
+                f"User {login} {'blocked' if blocked else 'unblocked'}.",
+            )
         return redirect(url_for(".index"))
 
     @expose("/<login>/password", methods=("POST",))
     def password(self, login: str):
-        _run(lambda: users.set_password(db(), login, request.form.get("password", "")),
-             f"Password of {login} changed; their open sessions have ended.")
+        _run(
+            lambda: users.set_password(db(), login, request.form.get("password", "")),
+            f"Password of {login} changed; their open sessions have ended.",
+        )
         return redirect(url_for(".index"))
 
     @expose("/<login>/key", methods=("POST",))
@@ -96,14 +109,20 @@ class SimsView(SecureView):
 
         def add_sim():
             simulated = form.get("simulated") == "on"
-            sims.add_sim(db(), settings(), name, form.get("number", ""),
-                         device=form.get("device", "").strip() or None,
-                         connection=form.get("connection", "").strip() or "at",
-                         simulated=simulated,
-                         monthly_limit=form_int(form.get("monthly_limit")),
-                         billing_day=form_int(form.get("billing_day"), default=1),
-                         owner=form.get("owner") or None,
-                         delivery_report=form.get("delivery_report") == "on")
+            sims.add_sim(
+                db(),
+                settings(),
+                name,
+                form.get("number", ""),
+                device=form.get("device", "").strip() or None,
+                connection=form.get("connection", "").strip() or "at",
+                simulated=simulated,
+                monthly_limit=form_int(form.get("monthly_limit")),
+                billing_day=form_int(form.get("billing_day"), default=1),
+                owner=form.get("owner") or None,
+                delivery_report=form.get("delivery_report") == "on",
+            )
+
         _run(add_sim, f"SIM {name} added; start its daemon with `smsbridge smsd start {name}`.")
         return redirect(url_for(".index"))
 
@@ -111,8 +130,10 @@ class SimsView(SecureView):
     @expose("/<sim_name>/enabled", methods=("POST",))
     def enabled(self, sim_name: str):
         enabled = request.form.get("enabled") == "1"
-        _run(lambda: sims.set_enabled(db(), sim_name, enabled),
-             f"SIM {sim_name} {'enabled' if enabled else 'disabled'}.")
+        _run(
+            lambda: sims.set_enabled(db(), sim_name, enabled),
+            f"SIM {sim_name} {'enabled' if enabled else 'disabled'}.",
+        )
         return redirect(url_for(".index"))
 
     @expose("/<sim_name>/settings", methods=("POST",))
@@ -124,6 +145,7 @@ class SimsView(SecureView):
             sims.set_billing_day(db(), sim_name, form_int(form.get("billing_day"), default=1))
             sims.set_owner(db(), sim_name, form.get("owner") or None)
             sims.set_delivery_report(db(), sim_name, form.get("delivery_report") == "on")
+
         _run(change, f"SIM {sim_name} saved.")
         return redirect(url_for(".index"))
 
@@ -148,8 +170,15 @@ class OptOutsView(SecureView):
 
     def _change(self, change, done: str, unchanged: str):
         phone = request.form.get("phone", "").strip()
-        _run(lambda: change(db(), phone, reason=request.form.get("reason", "").strip()[:255] or None,
-                            source="admin", actor=current_user().login,
-                            region=settings().default_region),
-             lambda changed: f"{phone} {done if changed else unchanged}.")
+        _run(
+            lambda: change(
+                db(),
+                phone,
+                reason=request.form.get("reason", "").strip()[:255] or None,
+                source="admin",
+                actor=current_user().login,
+                region=settings().default_region,
+            ),
+            lambda changed: f"{phone} {done if changed else unchanged}.",
+        )
         return redirect(url_for(".index"))

@@ -55,7 +55,8 @@ def filter_from_args(args, problems: list[str]) -> archive.MessageFilter:
         user_id=_int(args.get("user")) if current_user().is_admin else None,
         created_from=_date(args.get("from"), problems, "from"),
         created_to=_date(args.get("to"), problems, "to"),
-        search=args.get("q", "")[:100])
+        search=args.get("q", "")[:100],
+    )
 
 
 def usable_sims(session, user: User) -> list[Sim]:
@@ -71,17 +72,26 @@ def timeline(view: dict) -> list[dict]:
     """What happened to a message, in order, from message_view()."""
     events = [{"at": view["created_at"], "what": "accepted", "detail": ""}]
     for number, attempt in enumerate(view["history"], start=1):
-        events.append({"at": attempt["dispatched_at"], "what": f"attempt {number}: dispatched",
-                       "detail": f"to SIM {attempt['sim']}, {attempt['parts']} part(s)"})
+        events.append(
+            {
+                "at": attempt["dispatched_at"],
+                "what": f"attempt {number}: dispatched",
+                "detail": f"to SIM {attempt['sim']}, {attempt['parts']} part(s)",
+            }
+        )
         # A successful attempt is the "sent" event below; say only how others ended.
         if attempt["finished_at"] and attempt["outcome"] != "sent":
-            events.append({"at": attempt["finished_at"], "what": f"attempt {number}: {attempt['outcome']}",
-                           "detail": attempt["error"] or f"SIM {attempt['sim']}"})
+            events.append(
+                {
+                    "at": attempt["finished_at"],
+                    "what": f"attempt {number}: {attempt['outcome']}",
+                    "detail": attempt["error"] or f"SIM {attempt['sim']}",
+                }
+            )
     if view["sent_at"]:
         events.append({"at": view["sent_at"], "what": "sent", "detail": f"SIM {view['sim']}"})
     if view["finished_at"] and view["status"] != "sent":
-        events.append({"at": view["finished_at"], "what": view["status"],
-                       "detail": view["last_error"] or ""})
+        events.append({"at": view["finished_at"], "what": view["status"], "detail": view["last_error"] or ""})
     return sorted(events, key=lambda e: e["at"] or "")
 
 
@@ -93,17 +103,29 @@ class MessagesView(SecureView):
         page = max(_int(request.args.get("page")) or 1, 1)
         with db().begin():
             total = archive.count_messages(db(), wanted, _viewer())
-            rows = archive.list_messages(db(), wanted, _viewer(), limit=PAGE_SIZE,
-                                         offset=(page - 1) * PAGE_SIZE)
+            rows = archive.list_messages(
+                db(), wanted, _viewer(), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+            )
             sims = [(s.id, s.name) for s in usable_sims(db(), current_user())]
-            users = db().execute(select(User.id, User.login).order_by(User.login)).all() \
-                if current_user().is_admin else []
+            users = (
+                db().execute(select(User.id, User.login).order_by(User.login)).all()
+                if current_user().is_admin
+                else []
+            )
         for problem in problems:
             flash(problem, "error")
         args = {k: v for k, v in request.args.items() if k != "page" and v}
-        return self.render("smsbridge/messages.html", rows=rows, total=total, page=page,
-                           pages=max(1, -(-total // PAGE_SIZE)), args=args,
-                           statuses=[s.value for s in MessageStatus], sims=sims, users=users)
+        return self.render(
+            "smsbridge/messages.html",
+            rows=rows,
+            total=total,
+            page=page,
+            pages=max(1, -(-total // PAGE_SIZE)),
+            args=args,
+            statuses=[s.value for s in MessageStatus],
+            sims=sims,
+            users=users,
+        )
 
     @expose("/export.csv")
     def export(self):
@@ -126,8 +148,12 @@ class MessagesView(SecureView):
             finally:
                 session.close()
             yield buffer.getvalue()
-        return Response(stream_with_context(lines()), mimetype="text/csv", headers={
-            "Content-Disposition": "attachment; filename=messages.csv"})
+
+        return Response(
+            stream_with_context(lines()),
+            mimetype="text/csv",
+            headers={"Content-Disposition": "attachment; filename=messages.csv"},
+        )
 
     @expose("/<int:message_id>")
     def detail(self, message_id: int):
@@ -138,10 +164,19 @@ class MessagesView(SecureView):
                 parts = archive.message_parts(db(), message_id)
                 sender = db().scalar(select(User.login).where(User.id == message.user_id))
         except NotFound:
-            return self.render("smsbridge/problem.html", title="Not found",
-                               problem=f"There is no message {message_id} you can see."), 404
-        return self.render("smsbridge/message.html", m=view, parts=parts, sender=sender,
-                           events=timeline(view), report=_REPORT_WORDS[view["delivery_report"]])
+            return self.render(
+                "smsbridge/problem.html",
+                title="Not found",
+                problem=f"There is no message {message_id} you can see.",
+            ), 404
+        return self.render(
+            "smsbridge/message.html",
+            m=view,
+            parts=parts,
+            sender=sender,
+            events=timeline(view),
+            report=_REPORT_WORDS[view["delivery_report"]],
+        )
 
     @expose("/<int:message_id>/cancel", methods=("POST",))
     def cancel(self, message_id: int):

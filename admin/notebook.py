@@ -20,9 +20,16 @@ from .common import db, report_engine
 
 
 def _result_view(cell: ReportCell, result: reports.CellResult) -> dict:
-    chart = charts.from_table(cell.chart, result.columns, result.rows) if cell.chart and not result.error else None
-    return {"result": result, "chart": chart,
-            "rows": [[reports.display_value(v) for v in row] for row in result.rows]}
+    chart = (
+        charts.from_table(cell.chart, result.columns, result.rows)
+        if cell.chart and not result.error
+        else None
+    )
+    return {
+        "result": result,
+        "chart": chart,
+        "rows": [[reports.display_value(v) for v in row] for row in result.rows],
+    }
 
 
 class NotebookView(SecureView):
@@ -33,8 +40,13 @@ class NotebookView(SecureView):
             reports.ensure_starter_cells(db())
         with db().begin():
             cells = reports.list_cells(db())
-        return self.render("smsbridge/notebook.html", cells=cells, results=results or {},
-                           row_cap=reports.ROW_CAP, time_limit=reports.TIME_LIMIT_SECONDS)
+        return self.render(
+            "smsbridge/notebook.html",
+            cells=cells,
+            results=results or {},
+            row_cap=reports.ROW_CAP,
+            time_limit=reports.TIME_LIMIT_SECONDS,
+        )
 
     def _run(self, cells: list[ReportCell]) -> dict[int, dict]:
         return {cell.id: _result_view(cell, reports.run_cell(db(), report_engine(), cell)) for cell in cells}
@@ -70,8 +82,11 @@ class NotebookView(SecureView):
         else:
             writer.writerow(result.columns)
             writer.writerows([reports.display_value(v) for v in row] for row in result.rows)
-        return Response(buffer.getvalue(), mimetype="text/csv", headers={
-            "Content-Disposition": f"attachment; filename=cell-{cell_id}.csv"})
+        return Response(
+            buffer.getvalue(),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f"attachment; filename=cell-{cell_id}.csv"},
+        )
 
     @expose("/new", methods=("GET", "POST"))
     def new(self):
@@ -85,8 +100,12 @@ class NotebookView(SecureView):
         cell = self._cell(cell_id) if cell_id is not None else None
         if cell_id is not None and cell is None:
             return redirect(url_for(".index"))
-        form = {"title": cell.title if cell else "", "query": cell.query if cell else "",
-                "chart": cell.chart if cell else "", "kind": cell.kind if cell else "sql"}
+        form = {
+            "title": cell.title if cell else "",
+            "query": cell.query if cell else "",
+            "chart": cell.chart if cell else "",
+            "kind": cell.kind if cell else "sql",
+        }
         error = None
         if request.method == "POST":
             form.update(title=request.form.get("title", ""), chart=request.form.get("chart", ""))
@@ -94,15 +113,17 @@ class NotebookView(SecureView):
                 form["query"] = request.form.get("query", "")
             try:
                 with db().begin():
-                    saved = reports.save_cell(db(), cell_id, title=form["title"], query=form["query"],
-                                              chart=form["chart"])
+                    saved = reports.save_cell(
+                        db(), cell_id, title=form["title"], query=form["query"], chart=form["chart"]
+                    )
             except ReportError as exc:
                 error = str(exc)
             else:
                 flash(f"Cell {saved.title!r} saved.", "success")
                 return redirect(url_for(".index") + f"#cell-{saved.id}")
-        return self.render("smsbridge/cell_edit.html", form=form, cell=cell, error=error,
-                           builtins=reports.BUILTINS), 400 if error else 200
+        return self.render(
+            "smsbridge/cell_edit.html", form=form, cell=cell, error=error, builtins=reports.BUILTINS
+        ), 400 if error else 200
 
     @expose("/move/<int:cell_id>/<direction>", methods=("POST",))
     def move(self, cell_id: int, direction: str):

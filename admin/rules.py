@@ -21,14 +21,23 @@ EMPTY_FORM = {"owner": "", "match_kind": "keyword", "pattern": "", "action": "re
 class RulesView(SecureView):
     admin_only = True
 
-    def _page(self, form: dict | None = None, error: str | None = None,
-              new_secret: tuple[str, str] | None = None):
+    def _page(
+        self, form: dict | None = None, error: str | None = None, new_secret: tuple[str, str] | None = None
+    ):
         with db().begin():
-            listed = [{"id": r.id, "text": rules.describe(r), "enabled": r.enabled}
-                      for r in rules.list_rules(db())]
+            listed = [
+                {"id": r.id, "text": rules.describe(r), "enabled": r.enabled} for r in rules.list_rules(db())
+            ]
             logins = db().scalars(select(User.login).order_by(User.login)).all()
-        return self.render("smsbridge/rules.html", rules=listed, logins=logins, actions=rules.ACTIONS,
-                           form=form or EMPTY_FORM, error=error, new_secret=new_secret)
+        return self.render(
+            "smsbridge/rules.html",
+            rules=listed,
+            logins=logins,
+            actions=rules.ACTIONS,
+            form=form or EMPTY_FORM,
+            error=error,
+            new_secret=new_secret,
+        )
 
     @expose("/")
     def index(self):
@@ -39,9 +48,15 @@ class RulesView(SecureView):
         form = {name: request.form.get(name, "") for name in EMPTY_FORM}
         try:
             with db().begin():
-                rule = rules.add_rule(db(), settings(), login=form["owner"] or None,
-                                      match_kind=form["match_kind"], pattern=form["pattern"],
-                                      action=form["action"], argument=form["argument"].strip() or None)
+                rule = rules.add_rule(
+                    db(),
+                    settings(),
+                    login=form["owner"] or None,
+                    match_kind=form["match_kind"],
+                    pattern=form["pattern"],
+                    action=form["action"],
+                    argument=form["argument"].strip() or None,
+                )
                 described, secret = rules.describe(rule), rule.secret
         except BridgeError as exc:
             return self._page(form=form, error=exc.message), 400
@@ -59,7 +74,8 @@ class RulesView(SecureView):
         def move():
             order = [r.id for r in rules.list_rules(db())]
             position = order.index(rule_id) + 1 if rule_id in order else 0
-            rules.move_rule(db(), rule_id, position + step)   # "no rule N" when it is gone
+            rules.move_rule(db(), rule_id, position + step)  # "no rule N" when it is gone
+
         _run(move, f"Rule #{rule_id} moved {'up' if step < 0 else 'down'}.")
         return redirect(url_for(".index"))
 

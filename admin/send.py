@@ -25,10 +25,13 @@ class SendView(SecureView):
         errors: dict[str, str] = {}
         accepted = None
         if request.method == "POST":
-            form = {"to": request.form.get("to", ""), "text": request.form.get("text", ""),
-                    "attempts": request.form.get("attempts", "1"),
-                    "flash": request.form.get("flash") == "on",
-                    "report": request.form.get("report", "default")}
+            form = {
+                "to": request.form.get("to", ""),
+                "text": request.form.get("text", ""),
+                "attempts": request.form.get("attempts", "1"),
+                "flash": request.form.get("flash") == "on",
+                "report": request.form.get("report", "default"),
+            }
             try:
                 accepted = self._send(form)
             except AcceptError as exc:
@@ -36,8 +39,13 @@ class SendView(SecureView):
             except AuthError as exc:
                 errors["form"] = exc.message
         status = 400 if errors else 200
-        return self.render("smsbridge/send.html", form=form, errors=errors, accepted=accepted,
-                           max_attempts=settings().max_attempts), status
+        return self.render(
+            "smsbridge/send.html",
+            form=form,
+            errors=errors,
+            accepted=accepted,
+            max_attempts=settings().max_attempts,
+        ), status
 
     def _send(self, form: dict):
         try:
@@ -46,11 +54,13 @@ class SendView(SecureView):
             raise AcceptError("attempts", "must be a whole number") from None
         if form["report"] not in DELIVERY_REPORT:
             raise AcceptError("report", "choose the SIM's default, yes or no")
-        options = SendOptions(flash=form["flash"], attempts=attempts,
-                              delivery_report=DELIVERY_REPORT[form["report"]])
+        options = SendOptions(
+            flash=form["flash"], attempts=attempts, delivery_report=DELIVERY_REPORT[form["report"]]
+        )
         with db().begin():
-            result = accept(db(), current_user(), form["to"], form["text"], options,
-                            settings=settings(), source="admin")
+            result = accept(
+                db(), current_user(), form["to"], form["text"], options, settings=settings(), source="admin"
+            )
         wake.notify(settings())
         return result
 

@@ -54,19 +54,25 @@ function done(summary, latency, requests)
 end
 """
 
-LUA_JSON = LUA_COMMON + r"""
+LUA_JSON = (
+    LUA_COMMON
+    + r"""
 local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %(key)s"}
 function request()
   local body = '{"to":"+' .. number() .. '","text":"%(text)s"}'
   return wrk.format("POST", "/api/v1/messages", headers, body)
 end
 """
+)
 
-LUA_CLASSIC = LUA_COMMON + r"""
+LUA_CLASSIC = (
+    LUA_COMMON
+    + r"""
 function request()
   return wrk.format("GET", "/smsc?login=%(login)s&pass=%(password)s&tel=%%2B" .. number() .. "&msg=%(text)s")
 end
 """
+)
 
 
 def lua(template: str, **values) -> str:
@@ -83,8 +89,14 @@ def parse_duration_ms(raw: str) -> float:
 
 
 def parse_wrk(output: str) -> dict:
-    result = {"rps": float("nan"), "p50": float("nan"), "p99": float("nan"),
-              "requests": 0, "non2xx": 0, "socket_errors": ""}
+    result = {
+        "rps": float("nan"),
+        "p50": float("nan"),
+        "p99": float("nan"),
+        "requests": 0,
+        "non2xx": 0,
+        "socket_errors": "",
+    }
     if m := re.search(r"Requests/sec:\s+([\d.]+)", output):
         result["rps"] = float(m.group(1))
     for pct_label, key in (("50%", "p50"), ("99%", "p99")):
@@ -121,8 +133,18 @@ def count_messages(bench: Bench, settle: float = 1.0, timeout: float = 30.0) -> 
 
 
 def wrk(url: str, script: Path, connections: int, duration: float) -> str:
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--timeout", "5s", "--latency",
-           "-s", str(script), url]
+    cmd = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{duration:g}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
     if result.returncode != 0:
         raise RuntimeError(f"wrk failed: {result.stderr or result.stdout}")
@@ -141,9 +163,24 @@ def profile_worker(bench: Bench, pid: int, seconds: int) -> subprocess.Popen | N
         log("[bench] py-spy not installed (pip install py-spy); no profile")
         return None
     out = bench.tmp / f"pyspy-{pid}.txt"
-    proc = subprocess.Popen([py_spy, "record", "--pid", str(pid), "--duration", str(seconds),
-                             "--format", "raw", "--rate", "200", "--output", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(seconds),
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     proc.out_path = out  # type: ignore[attr-defined]
     return proc
 
@@ -160,13 +197,14 @@ def summarise_profile(path: Path, top: int = 25) -> str:
             continue
         n = int(count)
         total += n
-        frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].split("/")[-1] + ")"
-                  if " (" in f else f for f in stack.split(";")]
+        frames = [
+            f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].split("/")[-1] + ")" if " (" in f else f
+            for f in stack.split(";")
+        ]
         for frame in set(frames):
             inclusive[frame] = inclusive.get(frame, 0) + n
         self_time[frames[-1]] = self_time.get(frames[-1], 0) + n
-    lines = [f"py-spy: {total} samples (all threads of one gunicorn worker)",
-             "inclusive%  self%  function"]
+    lines = [f"py-spy: {total} samples (all threads of one gunicorn worker)", "inclusive%  self%  function"]
     for frame, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
         lines.append(f"{100 * n / total:9.1f}  {100 * self_time.get(frame, 0) / total:5.1f}  {frame}")
     lines.append("top self time:")
@@ -200,9 +238,14 @@ def main() -> int:
             "classic": bench.tmp / "classic.lua",
         }
         scripts["json"].write_text(lua(LUA_JSON, key=user["key"], text=TEXT))
-        scripts["classic"].write_text(lua(LUA_CLASSIC, login=user["login"],
-                                          password=urllib.parse.quote(user["password"], safe=""),
-                                          text=urllib.parse.quote(TEXT, safe="")))
+        scripts["classic"].write_text(
+            lua(
+                LUA_CLASSIC,
+                login=user["login"],
+                password=urllib.parse.quote(user["password"], safe=""),
+                text=urllib.parse.quote(TEXT, safe=""),
+            )
+        )
         for config in args.configs.split(","):
             workers, threads = (int(x) for x in config.split("x"))
             server, port = bench.start_web(SMSBRIDGE_WEB_WORKERS=workers, SMSBRIDGE_WEB_THREADS=threads)
@@ -215,8 +258,12 @@ def main() -> int:
                             wrk(url, scripts[endpoint], connections, args.warmup)
                         before = count_messages(bench)
                         spy = None
-                        if args.profile and endpoint == "json" and config == args.configs.split(",")[0] \
-                                and connections == int(args.connections.split(",")[-1]):
+                        if (
+                            args.profile
+                            and endpoint == "json"
+                            and config == args.configs.split(",")[0]
+                            and connections == int(args.connections.split(",")[-1])
+                        ):
                             pids = gunicorn_workers(server.pid)
                             if pids:
                                 spy = profile_worker(bench, pids[0], int(args.duration) - 2)
@@ -231,23 +278,57 @@ def main() -> int:
                         diff = stored - ok
                         verdict = "ok" if 0 <= diff <= connections else "MISMATCH"
                         if verdict != "ok" or r["non2xx"]:
-                            findings.append(f"{config} {endpoint} c={connections}: 2xx={ok}, "
-                                            f"non-2xx={r['non2xx']}, stored={stored}")
+                            findings.append(
+                                f"{config} {endpoint} c={connections}: 2xx={ok}, "
+                                f"non-2xx={r['non2xx']}, stored={stored}"
+                            )
                         met = r["rps"] >= 1500 and r["p99"] <= 25
-                        rows.append([f"{workers}x{threads}", endpoint, connections, r["rps"], r["p50"],
-                                     r["p99"], ok, r["non2xx"], stored, f"{diff:+d} {verdict}",
-                                     "MET" if met else "no"])
-                        log(f"[bench] {config} {endpoint} c={connections}: {r['rps']:.0f} req/s, "
+                        rows.append(
+                            [
+                                f"{workers}x{threads}",
+                                endpoint,
+                                connections,
+                                r["rps"],
+                                r["p50"],
+                                r["p99"],
+                                ok,
+                                r["non2xx"],
+                                stored,
+                                f"{diff:+d} {verdict}",
+                                "MET" if met else "no",
+                            ]
+                        )
+                        log(
+                            f"[bench] {config} {endpoint} c={connections}: {r['rps']:.0f} req/s, "
                             f"p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, 2xx {ok}, stored {stored}, "
-                            f"socket errors: {r['socket_errors'] or 'none'}")
+                            f"socket errors: {r['socket_errors'] or 'none'}"
+                        )
             finally:
                 bench.stop_proc(server)
 
-    print(f"\nAPI load, {today()}, wrk -t2 -d{args.duration:g}s on loopback, 2 cores shared by wrk, "
-          "gunicorn and MariaDB")
+    print(
+        f"\nAPI load, {today()}, wrk -t2 -d{args.duration:g}s on loopback, 2 cores shared by wrk, "
+        "gunicorn and MariaDB"
+    )
     print(machine())
-    print(table(["workers x threads", "endpoint", "conns", "req/s", "p50 ms", "p99 ms", "2xx",
-                 "non-2xx", "rows stored", "stored-2xx", ">=1500/s & p99<=25ms"], rows))
+    print(
+        table(
+            [
+                "workers x threads",
+                "endpoint",
+                "conns",
+                "req/s",
+                "p50 ms",
+                "p99 ms",
+                "2xx",
+                "non-2xx",
+                "rows stored",
+                "stored-2xx",
+                ">=1500/s & p99<=25ms",
+            ],
+            rows,
+        )
+    )
     print("(stored-2xx between 0 and conns = requests in flight when wrk stopped)")
     for finding in findings:
         print("FINDING:", finding)

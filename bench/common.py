@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pymysql
@@ -78,8 +78,9 @@ def pct(values, p: float) -> float:
 def table(headers: list[str], rows: list[list]) -> str:
     cells = [[str(h) for h in headers]] + [[_fmt(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(r, widths)))
-             for r in cells]
+    lines = [
+        "  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(r, widths))) for r in cells
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -103,8 +104,12 @@ class Bench:
         self.db_name = f"smsbridge_bench_{secrets.token_hex(4)}"
         self.tmp = Path(tempfile.mkdtemp(prefix=f"smsbridge-bench-{label}-"))
         self.database_url = f"mysql+pymysql://root@localhost/{self.db_name}?unix_socket={SOCKET}"
-        values = dict(state_dir=str(self.tmp / "var"), smsdrc_dir=str(self.tmp / "smsdrc"),
-                      default_region="RU", status_frequency=1)
+        values = dict(
+            state_dir=str(self.tmp / "var"),
+            smsdrc_dir=str(self.tmp / "smsdrc"),
+            default_region="RU",
+            status_frequency=1,
+        )
         values.update(overrides)
         self.settings = load_settings(env={}, database_url=self.database_url, **values)
         self.sims: list[str] = []
@@ -141,7 +146,7 @@ class Bench:
             pid = smsd.running_pid(self.settings, name)
             if pid is not None:
                 try:
-                    os.kill(pid, signal.SIGCONT)   # a stopped daemon cannot handle SIGTERM
+                    os.kill(pid, signal.SIGCONT)  # a stopped daemon cannot handle SIGTERM
                 except ProcessLookupError:
                     pass
             try:
@@ -187,8 +192,9 @@ class Bench:
             if set(names) <= alive:
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"no heartbeat from {sorted(set(names) - alive)}; "
-                                   f"see logs in {self.tmp / 'var' / 'log'}")
+                raise RuntimeError(
+                    f"no heartbeat from {sorted(set(names) - alive)}; see logs in {self.tmp / 'var' / 'log'}"
+                )
             time.sleep(0.1)
 
     def alive_phones(self) -> list[str]:
@@ -210,8 +216,9 @@ class Bench:
         return smsd.config_path(self.settings, name)
 
     def raw_connection(self, autocommit: bool = False) -> pymysql.Connection:
-        conn = pymysql.connect(unix_socket=SOCKET, user="root", database=self.db_name,
-                               charset="utf8mb4", autocommit=autocommit)
+        conn = pymysql.connect(
+            unix_socket=SOCKET, user="root", database=self.db_name, charset="utf8mb4", autocommit=autocommit
+        )
         with conn.cursor() as cur:
             cur.execute("SET time_zone = '+00:00'")
             cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
@@ -223,7 +230,9 @@ class Bench:
         for field in dataclasses.fields(self.settings):
             value = getattr(self.settings, field.name)
             if value is not None and value != "":
-                env[f"SMSBRIDGE_{field.name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+                env[f"SMSBRIDGE_{field.name.upper()}"] = (
+                    str(value).lower() if isinstance(value, bool) else str(value)
+                )
         # The repo root on the path: `admin/` (imported by bridge.web) is not in
         # an editable install made before pyproject listed it.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
@@ -233,16 +242,21 @@ class Bench:
     def spawn(self, args: list[str], name: str, **env_extra) -> subprocess.Popen:
         log_path = self.tmp / f"{name}.log"
         handle = open(log_path, "wb")
-        proc = subprocess.Popen(args, env=self.env(**env_extra), cwd=self.tmp, stdout=handle,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            args,
+            env=self.env(**env_extra),
+            cwd=self.tmp,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         proc.log_path = log_path  # type: ignore[attr-defined]
         self.procs.append(proc)
         return proc
 
     def start_web(self, port: int | None = None, **env_extra) -> tuple[subprocess.Popen, int]:
         port = port or free_port()
-        proc = self.spawn([SMSBRIDGE, "web", "--host", "127.0.0.1", "--port", str(port)], "web",
-                          **env_extra)
+        proc = self.spawn([SMSBRIDGE, "web", "--host", "127.0.0.1", "--port", str(port)], "web", **env_extra)
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
@@ -288,7 +302,7 @@ def stop_process(proc: subprocess.Popen, timeout: float = 15.0) -> None:
 
 
 def today() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
 def machine() -> str:
@@ -301,5 +315,16 @@ def mean(values) -> float:
     return statistics.fmean(values) if values else float("nan")
 
 
-__all__ = ["Bench", "log", "pct", "table", "recipient", "free_port", "today", "mean",
-           "make_url", "PASSWORD", "machine"]
+__all__ = [
+    "Bench",
+    "log",
+    "pct",
+    "table",
+    "recipient",
+    "free_port",
+    "today",
+    "mean",
+    "make_url",
+    "PASSWORD",
+    "machine",
+]

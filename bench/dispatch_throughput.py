@@ -41,12 +41,25 @@ from bridge.models import User  # noqa: E402
 
 SIMS = 4
 BATCHES = (500, 1000, 2000)
-ASCII = "Order {k:05d} is ready, pick it up by 6pm"          # 40 characters, GSM-7, 1 part
-CYRILLIC = ("Заказ {k:05d} готов к выдаче. Заберите его до 18:00 в пункте выдачи "
-            "на улице Ленина, дом 5. Спасибо!")                # ~100 chars, UCS-2, 2 parts
-OUTBOX_COLUMNS = ("DestinationNumber", "Coding", "UDH", "Class", "TextDecoded", "MultiPart",
-                  "SenderID", "CreatorID", "Priority", "DeliveryReport", "SendingDateTime",
-                  "SendingTimeOut")
+ASCII = "Order {k:05d} is ready, pick it up by 6pm"  # 40 characters, GSM-7, 1 part
+CYRILLIC = (
+    "Заказ {k:05d} готов к выдаче. Заберите его до 18:00 в пункте выдачи "
+    "на улице Ленина, дом 5. Спасибо!"
+)  # ~100 chars, UCS-2, 2 parts
+OUTBOX_COLUMNS = (
+    "DestinationNumber",
+    "Coding",
+    "UDH",
+    "Class",
+    "TextDecoded",
+    "MultiPart",
+    "SenderID",
+    "CreatorID",
+    "Priority",
+    "DeliveryReport",
+    "SendingDateTime",
+    "SendingTimeOut",
+)
 MULTIPART_COLUMNS = ("ID", "SequencePosition", "Coding", "UDH", "Class", "TextDecoded")
 
 
@@ -79,12 +92,19 @@ def reset(bench: Bench) -> None:
     conn = bench.raw_connection()
     try:
         with conn.cursor() as cur:
-            for table_name in ("outbox_multipart", "outbox", "message_attempts",
-                               "outbox_raw", "outbox_multipart_raw"):
+            for table_name in (
+                "outbox_multipart",
+                "outbox",
+                "message_attempts",
+                "outbox_raw",
+                "outbox_multipart_raw",
+            ):
                 cur.execute(f"TRUNCATE TABLE {table_name}")
-            cur.execute("UPDATE messages SET status = 'queued', sim_id = NULL, parts = NULL, "
-                        "attempts_made = 0, dispatched_at = NULL, wait_reason = NULL, "
-                        "due_at = created_at")
+            cur.execute(
+                "UPDATE messages SET status = 'queued', sim_id = NULL, parts = NULL, "
+                "attempts_made = 0, dispatched_at = NULL, wait_reason = NULL, "
+                "due_at = created_at"
+            )
             cur.execute("UPDATE sim_usage SET parts = 0")
         conn.commit()
     finally:
@@ -125,7 +145,7 @@ def per_sim(bench: Bench) -> str:
 
 def run_bridge(bench: Bench, batch: int, profile: bool) -> tuple[float, int]:
     settings = dataclasses.replace(bench.settings, dispatch_batch=batch)
-    encoding._encode_cached.cache_clear()      # a worker process starts cold
+    encoding._encode_cached.cache_clear()  # a worker process starts cold
     alive = set(bench.alive_phones())
     if not set(bench.sims) <= alive:
         raise RuntimeError(f"heartbeats expired: alive={sorted(alive)}")
@@ -150,25 +170,29 @@ def run_raw(bench: Bench, batch: int = 500) -> tuple[float, int, int]:
     with conn.cursor() as cur:
         cur.execute(f"SELECT ID, {', '.join(OUTBOX_COLUMNS)} FROM outbox ORDER BY ID")
         outbox = cur.fetchall()
-        cur.execute(f"SELECT {', '.join(MULTIPART_COLUMNS)} FROM outbox_multipart "
-                    "ORDER BY ID, SequencePosition")
+        cur.execute(
+            f"SELECT {', '.join(MULTIPART_COLUMNS)} FROM outbox_multipart ORDER BY ID, SequencePosition"
+        )
         multipart = cur.fetchall()
     parts_of: dict[int, list[tuple]] = {}
     for row in multipart:
         parts_of.setdefault(row[0], []).append(row[1:])
-    insert_outbox = (f"INSERT INTO outbox_raw ({', '.join(OUTBOX_COLUMNS)}) VALUES "
-                     f"({', '.join(['%s'] * len(OUTBOX_COLUMNS))})")
-    insert_parts = (f"INSERT INTO outbox_multipart_raw ({', '.join(MULTIPART_COLUMNS)}) VALUES "
-                    f"({', '.join(['%s'] * len(MULTIPART_COLUMNS))})")
+    insert_outbox = (
+        f"INSERT INTO outbox_raw ({', '.join(OUTBOX_COLUMNS)}) VALUES "
+        f"({', '.join(['%s'] * len(OUTBOX_COLUMNS))})"
+    )
+    insert_parts = (
+        f"INSERT INTO outbox_multipart_raw ({', '.join(MULTIPART_COLUMNS)}) VALUES "
+        f"({', '.join(['%s'] * len(MULTIPART_COLUMNS))})"
+    )
     started = time.perf_counter()
     with conn.cursor() as cur:
         for start in range(0, len(outbox), batch):
-            chunk = outbox[start:start + batch]
+            chunk = outbox[start : start + batch]
             # PyMySQL turns executemany of an INSERT ... VALUES into one multi-row statement.
             cur.executemany(insert_outbox, [row[1:] for row in chunk])
-            first_id = cur.lastrowid   # consecutive ids: innodb_autoinc_lock_mode <= 1
-            more = [(first_id + i, *part) for i, row in enumerate(chunk)
-                    for part in parts_of.get(row[0], ())]
+            first_id = cur.lastrowid  # consecutive ids: innodb_autoinc_lock_mode <= 1
+            more = [(first_id + i, *part) for i, row in enumerate(chunk) for part in parts_of.get(row[0], ())]
             if more:
                 cur.executemany(insert_parts, more)
             conn.commit()
@@ -176,8 +200,10 @@ def run_raw(bench: Bench, batch: int = 500) -> tuple[float, int, int]:
     with conn.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM outbox_raw")
         rows = cur.fetchone()[0]
-        cur.execute("SELECT COUNT(*) FROM outbox_multipart_raw r JOIN outbox_raw o ON o.ID = r.ID "
-                    "WHERE o.MultiPart = 'true'")
+        cur.execute(
+            "SELECT COUNT(*) FROM outbox_multipart_raw r JOIN outbox_raw o ON o.ID = r.ID "
+            "WHERE o.MultiPart = 'true'"
+        )
         linked = cur.fetchone()[0]
     conn.close()
     if rows != len(outbox) or linked != len(multipart):
@@ -192,11 +218,22 @@ def run_inject(bench: Bench, variant: str, n: int) -> tuple[float, int]:
     for i in range(n):
         number = recipient(900_000 + i)
         if variant == "cyr10" and i % 10 == 9:
-            commands.append(["gammu-smsd-inject", "-c", config, "TEXT", number, "-len", "400",
-                             "-unicode", "-textutf8", CYRILLIC.format(k=i)])
+            commands.append(
+                [
+                    "gammu-smsd-inject",
+                    "-c",
+                    config,
+                    "TEXT",
+                    number,
+                    "-len",
+                    "400",
+                    "-unicode",
+                    "-textutf8",
+                    CYRILLIC.format(k=i),
+                ]
+            )
         else:
-            commands.append(["gammu-smsd-inject", "-c", config, "TEXT", number,
-                             "-text", ASCII.format(k=i)])
+            commands.append(["gammu-smsd-inject", "-c", config, "TEXT", number, "-text", ASCII.format(k=i)])
     started = time.perf_counter()
     for cmd in commands:
         result = subprocess.run(cmd, capture_output=True, text=True)
@@ -244,10 +281,13 @@ def main() -> int:
             wipe_messages(bench)
             group = args.group if variant == "ascii" else min(args.group, 100)
             accept_s = load_messages(bench, user["id"], variant, args.messages, group)
-            log(f"[bench] {variant}: accepted {args.messages} messages in {accept_s:.1f} s "
-                f"({args.messages / accept_s:,.0f}/s, {group} recipients per accept call)")
-            rows.append([variant, f"accept ({group}/call)", args.messages, accept_s,
-                         args.messages / accept_s, ""])
+            log(
+                f"[bench] {variant}: accepted {args.messages} messages in {accept_s:.1f} s "
+                f"({args.messages / accept_s:,.0f}/s, {group} recipients per accept call)"
+            )
+            rows.append(
+                [variant, f"accept ({group}/call)", args.messages, accept_s, args.messages / accept_s, ""]
+            )
             bridge_500 = None
             for batch in batches:
                 times = []
@@ -256,15 +296,27 @@ def main() -> int:
                     elapsed, moved = run_bridge(bench, batch, args.profile and batch == 500 and rep == 0)
                     outbox, multipart, dispatched = counts(bench)
                     if moved != args.messages or outbox != args.messages or dispatched != args.messages:
-                        raise RuntimeError(f"dispatch moved {moved}, outbox {outbox}, "
-                                           f"dispatched {dispatched}; expected {args.messages}")
-                    log(f"[bench] {variant} batch {batch} run {rep + 1}: {elapsed:.2f} s "
-                        f"({moved / elapsed:,.0f} msg/s), parts rows {multipart}, per SIM: {per_sim(bench)}")
+                        raise RuntimeError(
+                            f"dispatch moved {moved}, outbox {outbox}, "
+                            f"dispatched {dispatched}; expected {args.messages}"
+                        )
+                    log(
+                        f"[bench] {variant} batch {batch} run {rep + 1}: {elapsed:.2f} s "
+                        f"({moved / elapsed:,.0f} msg/s), parts rows {multipart}, per SIM: {per_sim(bench)}"
+                    )
                     times.append(elapsed)
                 elapsed = statistics.median(times)
                 rate = moved / elapsed
-                rows.append([variant, f"bridge dispatch, batch {batch}", moved, elapsed, rate,
-                             f"{len(times)} runs, {min(times):.2f}-{max(times):.2f} s"])
+                rows.append(
+                    [
+                        variant,
+                        f"bridge dispatch, batch {batch}",
+                        moved,
+                        elapsed,
+                        rate,
+                        f"{len(times)} runs, {min(times):.2f}-{max(times):.2f} s",
+                    ]
+                )
                 if batch == 500:
                     bridge_500 = rate
             # raw ceiling over the rows of the last bridge run
@@ -282,10 +334,24 @@ def main() -> int:
 
     print(f"\ndispatch throughput, {today()}, {SIMS} SIMs (gammu-smsd SIGSTOPped after heartbeat)")
     print(machine())
-    print(table(["variant", "what", "messages", "seconds (median)", "msg/s", "note / ratio (bridge at batch 500)"], rows))
+    print(
+        table(
+            [
+                "variant",
+                "what",
+                "messages",
+                "seconds (median)",
+                "msg/s",
+                "note / ratio (bridge at batch 500)",
+            ],
+            rows,
+        )
+    )
     best = max((r[4] for r in rows if str(r[1]).startswith("bridge dispatch")), default=0)
-    print(f"\ntarget >= 10,000 msg/s for the bridge: {'MET' if best >= 10_000 else 'NOT MET'} "
-          f"(best {best:,.0f} msg/s)")
+    print(
+        f"\ntarget >= 10,000 msg/s for the bridge: {'MET' if best >= 10_000 else 'NOT MET'} "
+        f"(best {best:,.0f} msg/s)"
+    )
     return 0
 
 

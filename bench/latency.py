@@ -116,10 +116,13 @@ def main() -> int:
 
     with Bench("latency") as bench:
         user = bench.add_user()
-        bench.add_sims(SIMS)                   # daemons running, heartbeats in
+        bench.add_sims(SIMS)  # daemons running, heartbeats in
         worker = bench.start_worker()
-        wait_until(lambda: wake.socket_path(bench.settings).exists() or worker.poll() is not None,
-                   30, "the worker's wake socket")
+        wait_until(
+            lambda: wake.socket_path(bench.settings).exists() or worker.poll() is not None,
+            30,
+            "the worker's wake socket",
+        )
         if worker.poll() is not None:
             raise RuntimeError(f"worker exited: {worker.log_path.read_text()[-2000:]}")
         _, port = bench.start_web()
@@ -137,8 +140,10 @@ def main() -> int:
             first_out = min(poller.outbox_seen.get(i, started) for i in ids)
             last_sent = max(poller.sent_seen[i] for i in ids)
             capacity = len(ids) / (last_sent - first_out)
-            log(f"[bench] capacity: {len(ids)} messages sent in {last_sent - first_out:.1f} s by "
-                f"{SIMS} daemons = {capacity:.2f} msg/s ({capacity / SIMS:.2f} per daemon)")
+            log(
+                f"[bench] capacity: {len(ids)} messages sent in {last_sent - first_out:.1f} s by "
+                f"{SIMS} daemons = {capacity:.2f} msg/s ({capacity / SIMS:.2f} per daemon)"
+            )
             rate = min(args.rate, 0.75 * capacity)
             wait_until(lambda: not _outbox_count(bench), 60, "the outbox to drain")
 
@@ -168,17 +173,33 @@ def main() -> int:
 
     rows = [
         ["HTTP accept call (ms)", len(call_ms), pct(call_ms, 50), pct(call_ms, 95), max(call_ms), ""],
-        ["accept -> outbox (ms)", len(to_outbox), pct(to_outbox, 50), pct(to_outbox, 95),
-         max(to_outbox), "MET" if pct(to_outbox, 95) <= 200 else "NOT MET (p95 <= 200 ms)"],
-        ["accept -> sent (s)", len(to_sent), pct(to_sent, 50), pct(to_sent, 95), max(to_sent),
-         "MET" if pct(to_sent, 95) <= 2.5 else "NOT MET (p95 <= 2.5 s)"],
+        [
+            "accept -> outbox (ms)",
+            len(to_outbox),
+            pct(to_outbox, 50),
+            pct(to_outbox, 95),
+            max(to_outbox),
+            "MET" if pct(to_outbox, 95) <= 200 else "NOT MET (p95 <= 200 ms)",
+        ],
+        [
+            "accept -> sent (s)",
+            len(to_sent),
+            pct(to_sent, 50),
+            pct(to_sent, 95),
+            max(to_sent),
+            "MET" if pct(to_sent, 95) <= 2.5 else "NOT MET (p95 <= 2.5 s)",
+        ],
     ]
-    print(f"\nlatency, {today()}, {SIMS} gammu-smsd dummy SIMs + smsbridge worker + smsbridge web; "
-          f"{len(t0)} messages at {len(t0) / sending_s:.2f}/s (daemons' capacity {capacity:.2f} msg/s)")
+    print(
+        f"\nlatency, {today()}, {SIMS} gammu-smsd dummy SIMs + smsbridge worker + smsbridge web; "
+        f"{len(t0)} messages at {len(t0) / sending_s:.2f}/s (daemons' capacity {capacity:.2f} msg/s)"
+    )
     print(machine())
     print(table(["what", "n", "p50", "p95", "max", "target"], rows))
-    print(f"poll cycle {poll_ms:.1f} ms query time + 5 ms sleep; outbox rows never seen "
-          f"(sent within one poll): {missed}")
+    print(
+        f"poll cycle {poll_ms:.1f} ms query time + 5 ms sleep; outbox rows never seen "
+        f"(sent within one poll): {missed}"
+    )
     return 0
 
 

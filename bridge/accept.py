@@ -8,7 +8,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, exists, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -33,16 +33,16 @@ class SendOptions:
     attempts: int = 1
     priority: int = 0
     send_at: datetime | None = None
-    valid_for: int | None = None          # seconds after send_at (or now)
-    delivery_report: bool | None = None   # None: the SIM's default
-    callback_url: str | None = None       # events for this message go here
+    valid_for: int | None = None  # seconds after send_at (or now)
+    delivery_report: bool | None = None  # None: the SIM's default
+    callback_url: str | None = None  # events for this message go here
 
 
 @dataclasses.dataclass(frozen=True)
 class Accepted:
     request_id: int
-    messages: list[dict]                  # [{id, to, status}]
-    replayed: bool = False                # an idempotent replay: nothing new stored
+    messages: list[dict]  # [{id, to, status}]
+    replayed: bool = False  # an idempotent replay: nothing new stored
 
 
 def normalise_recipients(recipients: str | Iterable[str], region: str, limit: int) -> list[str]:
@@ -69,8 +69,8 @@ def parse_send_at(raw: str | datetime | None) -> datetime | None:
             raise AcceptError("send_at", f"{raw!r} is not an ISO 8601 date and time") from None
     try:
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        value + timedelta(seconds=MAX_VALID_FOR)    # room for valid_for after it
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        value + timedelta(seconds=MAX_VALID_FOR)  # room for valid_for after it
     except OverflowError:
         raise AcceptError("send_at", "too far in the future") from None
     return value
@@ -113,17 +113,25 @@ def check_text(text: str | None, max_parts: int) -> int:
 _HAS_SIM = select(exists().where(Sim.enabled.is_(True), usage.usable_by(bindparam("user_id"))))
 _INSERT_REQUEST = insert(SendRequest.__table__)
 _INSERT_MESSAGE = insert(Message.__table__)
-_INSERT_MESSAGES = insert(Message.__table__).returning(Message.__table__.c.id,
-                                                       Message.__table__.c.recipient)
+_INSERT_MESSAGES = insert(Message.__table__).returning(Message.__table__.c.id, Message.__table__.c.recipient)
 
 
 def user_has_sim(session: Session, user: User) -> bool:
     return bool(session.execute(_HAS_SIM, {"user_id": user.id}).scalar())
 
 
-def accept(session: Session, user: User, recipients: str | Iterable[str], text: str | None,
-           options: SendOptions = SendOptions(), *, settings: Settings, idempotency_key: str | None = None,
-           source: str = "api", now: datetime | None = None) -> Accepted:
+def accept(
+    session: Session,
+    user: User,
+    recipients: str | Iterable[str],
+    text: str | None,
+    options: SendOptions = SendOptions(),
+    *,
+    settings: Settings,
+    idempotency_key: str | None = None,
+    source: str = "api",
+    now: datetime | None = None,
+) -> Accepted:
     """Store one queued message per recipient; the caller commits.
     Raises AcceptError (bad input) or AuthError (user may not send)."""
     now = now or utcnow()
@@ -138,12 +146,19 @@ def accept(session: Session, user: User, recipients: str | Iterable[str], text: 
         raise AuthError("no SIM is available to this user", status=403)
     if options.callback_url is not None:
         if not has_secret(session, user.id):
-            raise AcceptError("callback_url", "callbacks are signed with your webhook secret: "
-                                              "set one first (PUT /api/v1/webhook)")
+            raise AcceptError(
+                "callback_url",
+                "callbacks are signed with your webhook secret: set one first (PUT /api/v1/webhook)",
+            )
 
     payload_hash = _payload_hash(numbers, text, options)
-    request_row = {"user_id": user.id, "idempotency_key": idempotency_key,
-                   "payload_hash": payload_hash, "source": source, "created_at": now}
+    request_row = {
+        "user_id": user.id,
+        "idempotency_key": idempotency_key,
+        "payload_hash": payload_hash,
+        "source": source,
+        "created_at": now,
+    }
     if idempotency_key is None:
         request_id = session.execute(_INSERT_REQUEST, request_row).inserted_primary_key[0]
     else:
@@ -162,21 +177,36 @@ def accept(session: Session, user: User, recipients: str | Iterable[str], text: 
 
     due = max(options.send_at or now, now)
     expires = (options.send_at or now) + timedelta(seconds=options.valid_for) if options.valid_for else None
-    rows = [dict(request_id=request_id, user_id=user.id, recipient=number, text=text,
-                 flash=options.flash, priority=options.priority, status=MessageStatus.QUEUED,
-                 attempts_allowed=options.attempts, attempts_made=0, due_at=due,
-                 send_at=options.send_at, expires_at=expires, created_at=now,
-                 delivery_report=options.delivery_report, callback_url=options.callback_url,
-                 ignore_opt_out=False)
-            for number in numbers]
+    rows = [
+        dict(
+            request_id=request_id,
+            user_id=user.id,
+            recipient=number,
+            text=text,
+            flash=options.flash,
+            priority=options.priority,
+            status=MessageStatus.QUEUED,
+            attempts_allowed=options.attempts,
+            attempts_made=0,
+            due_at=due,
+            send_at=options.send_at,
+            expires_at=expires,
+            created_at=now,
+            delivery_report=options.delivery_report,
+            callback_url=options.callback_url,
+            ignore_opt_out=False,
+        )
+        for number in numbers
+    ]
     # Core, not the ORM: this is the API's hot path, one statement either way.
     if len(rows) == 1:
         by_number = {numbers[0]: session.execute(_INSERT_MESSAGE, rows[0]).inserted_primary_key[0]}
     else:
         returned = session.execute(_INSERT_MESSAGES, rows).all()
         by_number = {recipient: message_id for message_id, recipient in returned}
-    return Accepted(request_id, [{"id": by_number[n], "to": n, "status": MessageStatus.QUEUED.value}
-                                 for n in numbers])
+    return Accepted(
+        request_id, [{"id": by_number[n], "to": n, "status": MessageStatus.QUEUED.value} for n in numbers]
+    )
 
 
 def _payload_hash(numbers: list[str], text: str, options: SendOptions) -> str:
@@ -186,14 +216,20 @@ def _payload_hash(numbers: list[str], text: str, options: SendOptions) -> str:
 
 
 def _replay(session: Session, user: User, key: str, payload_hash: str) -> Accepted | None:
-    request = session.scalar(select(SendRequest).where(
-        SendRequest.user_id == user.id, SendRequest.idempotency_key == key))
+    request = session.scalar(
+        select(SendRequest).where(SendRequest.user_id == user.id, SendRequest.idempotency_key == key)
+    )
     if request is None:
         return None
     if request.payload_hash != payload_hash:
-        raise AcceptError("idempotency_key",
-                          "this key was already used for a different request", status=422)
-    messages = session.execute(select(Message.id, Message.recipient, Message.status)
-                               .where(Message.request_id == request.id).order_by(Message.id)).all()
-    return Accepted(request.id, [{"id": m.id, "to": m.recipient, "status": m.status.value}
-                                 for m in messages], replayed=True)
+        raise AcceptError("idempotency_key", "this key was already used for a different request", status=422)
+    messages = session.execute(
+        select(Message.id, Message.recipient, Message.status)
+        .where(Message.request_id == request.id)
+        .order_by(Message.id)
+    ).all()
+    return Accepted(
+        request.id,
+        [{"id": m.id, "to": m.recipient, "status": m.status.value} for m in messages],
+        replayed=True,
+    )

@@ -50,8 +50,9 @@ def parse_region(raw: str) -> str:
     return region
 
 
-def setting(default: Any, help: str, *, parse: Callable[[str], Any] | None = None,
-            secret: bool = False) -> Any:
+def setting(
+    default: Any, help: str, *, parse: Callable[[str], Any] | None = None, secret: bool = False
+) -> Any:
     """One setting: its default, help text, how a text value is read (by
     default from the field's type) and whether it is a secret."""
     return dataclasses.field(default=default, metadata={"help": help, "parse": parse, "secret": secret})
@@ -66,126 +67,112 @@ class Settings:
     database_url: str = setting(
         "mysql+pymysql://root@localhost/smsbridge?unix_socket=/run/mysqld/mysqld.sock",
         "SQLAlchemy URL of the MariaDB/MySQL database shared with gammu-smsd.",
-        secret=True)
+        secret=True,
+    )
     db_timeout: float = setting(
         5.0,
         "Seconds one database call (connect, read, write) may take before it is given up; "
         "the API then answers 503 with Retry-After and jobs try again at their next pass.",
-        parse=parse_positive_float)
+        parse=parse_positive_float,
+    )
     stop_timeout: float = setting(
         5.0,
         "Seconds a stopping gateway waits for running passes and requests to finish; "
         "then it exits without them (their open transactions roll back).",
-        parse=parse_positive_float)
-    state_dir: str = setting(
-        "var",
-        "Folder for pid files, logs and the simulated modems' folders.")
-    smsdrc_dir: str = setting(
-        "gammu-smsdrc",
-        "Folder where `sim add` writes one gammu-smsd config per SIM.")
+        parse=parse_positive_float,
+    )
+    state_dir: str = setting("var", "Folder for pid files, logs and the simulated modems' folders.")
+    smsdrc_dir: str = setting("gammu-smsdrc", "Folder where `sim add` writes one gammu-smsd config per SIM.")
     default_region: str = setting(
-        "RU",
-        "Region used for numbers written without a country code (ISO code).",
-        parse=parse_region)
+        "RU", "Region used for numbers written without a country code (ISO code).", parse=parse_region
+    )
     gammu_db_user: str = setting(
         "",
         "DB account written into generated gammu-smsd configs; empty means the "
-        "account of database_url. `db init --gammu-user` creates a least-privilege one.")
+        "account of database_url. `db init --gammu-user` creates a least-privilege one.",
+    )
     gammu_db_password: str = setting(
-        "",
-        "Password of gammu_db_user (or SMSBRIDGE_GAMMU_DB_PASSWORD_FILE).",
-        secret=True)
+        "", "Password of gammu_db_user (or SMSBRIDGE_GAMMU_DB_PASSWORD_FILE).", secret=True
+    )
     status_frequency: int = setting(
         5,
-        "Seconds between a gammu-smsd daemon's heartbeats; a SIM is unhealthy "
-        "after three missed ones.",
-        parse=parse_positive_int)
+        "Seconds between a gammu-smsd daemon's heartbeats; a SIM is unhealthy after three missed ones.",
+        parse=parse_positive_int,
+    )
     dispatch_interval: float = setting(
-        1.0,
-        "Seconds between dispatch passes when nothing wakes it sooner.",
-        parse=parse_positive_float)
+        1.0, "Seconds between dispatch passes when nothing wakes it sooner.", parse=parse_positive_float
+    )
     harvest_interval: float = setting(
-        1.0,
-        "Seconds between harvest passes (sentitems -> message state).",
-        parse=parse_positive_float)
+        1.0, "Seconds between harvest passes (sentitems -> message state).", parse=parse_positive_float
+    )
     health_interval: float = setting(
-        2.0,
-        "Seconds between health passes (heartbeats, take-back).",
-        parse=parse_positive_float)
+        2.0, "Seconds between health passes (heartbeats, take-back).", parse=parse_positive_float
+    )
     abandon_after: float = setting(
         3600.0,
         "Seconds a SIM may stay dead while a text it had started sending waits; "
         "then the text ends failed (it may have gone out, so it is not resent).",
-        parse=parse_positive_float)
+        parse=parse_positive_float,
+    )
     dispatch_batch: int = setting(
-        500,
-        "Messages one dispatch transaction claims at most.",
-        parse=parse_positive_int)
+        500, "Messages one dispatch transaction claims at most.", parse=parse_positive_int
+    )
     no_sim_backoff: float = setting(
         5.0,
         "Seconds a message that found no SIM waits before dispatch looks at it again.",
-        parse=parse_positive_float)
-    max_parts: int = setting(
-        10,
-        "Longest text accepted, in SMS parts.",
-        parse=parse_positive_int)
-    max_recipients: int = setting(
-        1000,
-        "Most recipients one request may name.",
-        parse=parse_positive_int)
-    max_attempts: int = setting(
-        5,
-        "Highest `attempts` a request may ask for.",
-        parse=parse_positive_int)
+        parse=parse_positive_float,
+    )
+    max_parts: int = setting(10, "Longest text accepted, in SMS parts.", parse=parse_positive_int)
+    max_recipients: int = setting(1000, "Most recipients one request may name.", parse=parse_positive_int)
+    max_attempts: int = setting(5, "Highest `attempts` a request may ask for.", parse=parse_positive_int)
     opt_out_words: str = setting(
         "STOP,STOPALL,UNSUBSCRIBE,CANCEL,СТОП,ОТПИСКА",
-        "Incoming texts that put the sender on the opt-out list (comma-separated, any case).")
+        "Incoming texts that put the sender on the opt-out list (comma-separated, any case).",
+    )
     opt_in_words: str = setting(
-        "START,UNSTOP,СТАРТ",
-        "Incoming texts that take the sender off the opt-out list.")
+        "START,UNSTOP,СТАРТ", "Incoming texts that take the sender off the opt-out list."
+    )
     opt_out_confirmation: str = setting(
         "",
-        "Reply sent after STOP/START is honoured; empty sends none. {action} is 'unsubscribed' or 'subscribed'.")
+        "Reply sent after STOP/START is honoured; empty sends none. {action} is 'unsubscribed' or 'subscribed'.",
+    )
     inbound_part_wait: float = setting(
         300.0,
         "Seconds to wait for the missing parts of a long incoming text before keeping it as it is.",
-        parse=parse_positive_float)
+        parse=parse_positive_float,
+    )
     inbound_interval: float = setting(
-        1.0,
-        "Seconds between inbound passes (inbox -> messages -> rules).",
-        parse=parse_positive_float)
+        1.0, "Seconds between inbound passes (inbox -> messages -> rules).", parse=parse_positive_float
+    )
     webhook_interval: float = setting(
-        1.0,
-        "Seconds between webhook delivery passes.",
-        parse=parse_positive_float)
+        1.0, "Seconds between webhook delivery passes.", parse=parse_positive_float
+    )
     webhook_backoff: float = setting(
         15.0,
         "First retry delay of a failed webhook, in seconds; it doubles each time (at most an hour).",
-        parse=parse_positive_float)
+        parse=parse_positive_float,
+    )
     webhook_retry_hours: float = setting(
         48.0,
         "A webhook that has not been delivered after this many hours is given up.",
-        parse=parse_positive_float)
+        parse=parse_positive_float,
+    )
     webhook_timeout: float = setting(
-        10.0,
-        "Seconds a webhook receiver has to answer.",
-        parse=parse_positive_float)
+        10.0, "Seconds a webhook receiver has to answer.", parse=parse_positive_float
+    )
     webhook_allow_private: bool = setting(
-        False,
-        "Allow webhook URLs on loopback or private addresses (off: refuse them).")
+        False, "Allow webhook URLs on loopback or private addresses (off: refuse them)."
+    )
     web_workers: int = setting(
-        2,
-        "Processes of the production web server (`smsbridge web`).",
-        parse=parse_positive_int)
-    web_threads: int = setting(
-        4,
-        "Threads in each web server process.",
-        parse=parse_positive_int)
+        2, "Processes of the production web server (`smsbridge web`).", parse=parse_positive_int
+    )
+    web_threads: int = setting(4, "Threads in each web server process.", parse=parse_positive_int)
     secret_key: str = setting(
         "",
         "Key signing the admin's session cookies (or SMSBRIDGE_SECRET_KEY_FILE); "
         "generated into state_dir when empty.",
-        secret=True)
+        secret=True,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,14 +186,20 @@ class Setting:
 
 _PARSE_BY_TYPE: dict[str, Callable[[str], Any]] = {"str": str, "int": int, "float": float, "bool": parse_bool}
 SETTINGS: tuple[Setting, ...] = tuple(
-    Setting(f.name, f.metadata["parse"] or _PARSE_BY_TYPE[str(f.type)], f.default, f.metadata["help"],
-            f.metadata["secret"])
-    for f in dataclasses.fields(Settings))
+    Setting(
+        f.name,
+        f.metadata["parse"] or _PARSE_BY_TYPE[str(f.type)],
+        f.default,
+        f.metadata["help"],
+        f.metadata["secret"],
+    )
+    for f in dataclasses.fields(Settings)
+)
 
 
-def load_settings(path: str | os.PathLike | None = None,
-                  env: Mapping[str, str] | None = None,
-                  **overrides: Any) -> Settings:
+def load_settings(
+    path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None, **overrides: Any
+) -> Settings:
     """File (``path`` or ``$SMSBRIDGE_CONFIG`` or ./smsbridge.toml if present),
     then environment, then keyword overrides (tests)."""
     env = os.environ if env is None else env
@@ -224,8 +217,9 @@ def load_settings(path: str | os.PathLike | None = None,
         for name, raw in data.items():
             if name not in known:
                 raise SettingsError(f"{file_path}: unknown setting {name!r}")
-            values[name] = _parse(known[name], str(raw).lower() if isinstance(raw, bool) else str(raw),
-                                  f"{file_path}: {name}")
+            values[name] = _parse(
+                known[name], str(raw).lower() if isinstance(raw, bool) else str(raw), f"{file_path}: {name}"
+            )
 
     for setting in SETTINGS:
         var = f"SMSBRIDGE_{setting.name.upper()}"

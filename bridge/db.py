@@ -37,8 +37,12 @@ def make_engine(database_url: str | URL, *, timeout: float | None = None, **kwar
         url = url.update_query_dict({"charset": "utf8mb4"})
     if mysql and timeout is not None:
         seconds = max(1, round(timeout))
-        kwargs["connect_args"] = {"connect_timeout": seconds, "read_timeout": seconds,
-                                  "write_timeout": seconds, **kwargs.get("connect_args", {})}
+        kwargs["connect_args"] = {
+            "connect_timeout": seconds,
+            "read_timeout": seconds,
+            "write_timeout": seconds,
+            **kwargs.get("connect_args", {}),
+        }
         kwargs.setdefault("pool_timeout", seconds)
     engine = create_engine(
         url,
@@ -53,8 +57,7 @@ def make_engine(database_url: str | URL, *, timeout: float | None = None, **kwar
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SET time_zone = '+00:00'")
             if mysql and timeout is not None:
-                cursor.execute("SET SESSION innodb_lock_wait_timeout = %s",
-                               (max(1, round(timeout) - 1),))
+                cursor.execute("SET SESSION innodb_lock_wait_timeout = %s", (max(1, round(timeout) - 1),))
 
     return engine
 
@@ -65,6 +68,7 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def bind_to_requests(app, sessions: sessionmaker[Session]) -> None:
     """A session per request of ``app`` as ``g.db_session``, closed in teardown."""
+
     @app.before_request
     def _open_session():
         g.db_session = sessions()
@@ -94,6 +98,8 @@ class UnavailableLog:
                 return
             also, self._last, self._quiet = self._quiet, now, 0
         cause = getattr(exc, "orig", None) or exc
-        log.warning("database unavailable, answering 503%s: %s",
-                    f" ({also} more since the last line)" if also else "",
-                    (str(cause).splitlines() or [type(cause).__name__])[0][:200])
+        log.warning(
+            "database unavailable, answering 503%s: %s",
+            f" ({also} more since the last line)" if also else "",
+            (str(cause).splitlines() or [type(cause).__name__])[0][:200],
+        )

@@ -14,9 +14,9 @@ GSM7 = "Default_No_Compression"
 
 @dataclasses.dataclass(frozen=True)
 class Part:
-    coding: str        # Gammu's coding name, as in the outbox table
-    udh: str           # hex, '' for a single-part text
-    sms_class: int     # -1 normal, 0 flash
+    coding: str  # Gammu's coding name, as in the outbox table
+    udh: str  # hex, '' for a single-part text
+    sms_class: int  # -1 normal, 0 flash
     text: str
 
 
@@ -41,19 +41,23 @@ def count_parts(text: str) -> int:
 def describe(text: str) -> dict[str, object]:
     """What a sender sees before sending: encoding, parts, characters."""
     parts = _encode_cached(text, False)
-    return {"encoding": "UCS-2" if parts[0].coding == UCS2 else "GSM-7",
-            "parts": len(parts), "characters": len(text)}
+    return {
+        "encoding": "UCS-2" if parts[0].coding == UCS2 else "GSM-7",
+        "parts": len(parts),
+        "characters": len(text),
+    }
 
 
 @functools.lru_cache(maxsize=4096)
 def _encode_cached(text: str, flash: bool) -> tuple[Part, ...]:
-    info = {"Class": 0 if flash else -1,
-            "Entries": [{"ID": "ConcatenatedAutoTextLong", "Buffer": text}]}
+    info = {"Class": 0 if flash else -1, "Entries": [{"ID": "ConcatenatedAutoTextLong", "Buffer": text}]}
     return tuple(
-        Part(coding=sms["Coding"],
-             udh=sms["UDH"]["Text"].hex().upper() if sms["UDH"]["Type"] != "NoUDH" else "",
-             sms_class=sms["Class"],
-             text=sms["Text"])
+        Part(
+            coding=sms["Coding"],
+            udh=sms["UDH"]["Text"].hex().upper() if sms["UDH"]["Type"] != "NoUDH" else "",
+            sms_class=sms["Class"],
+            text=sms["Text"],
+        )
         for sms in gammu.EncodeSMS(info)
     )
 

@@ -33,11 +33,13 @@ class AcceptError(BridgeError):
 
 class AuthError(BridgeError):
     """Credentials refused: 401 (who are you?) or 403 (not allowed)."""
+
     status = 401
 
 
 class NotFound(BridgeError):
     """No such thing, or not one this user may see (the same answer, on purpose)."""
+
     status = 404
 
 
@@ -47,6 +49,7 @@ class UserError(BridgeError):
 
 class ArchiveError(BridgeError):
     """The action does not apply to the message as it is now."""
+
     status = 409
 
 
@@ -56,14 +59,17 @@ class ReportError(BridgeError):
 
 class SchemaError(BridgeError):
     """The database holds something init or upgrade cannot work with."""
+
     status = 500
 
 
 class SmsdError(BridgeError):
     """A gammu-smsd daemon or its config cannot be handled as asked."""
+
     status = 500
 
 
 class SettingsError(BridgeError):
     """A setting has a value that cannot be used; the message names it."""
+
     status = 500

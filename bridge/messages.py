@@ -15,9 +15,10 @@ def visible_message(session: Session, message_id: int, user: User | None) -> Mes
     """The message, if ``user`` may see it (its sender, or an admin; None is
     the operator at the command line)."""
     message = session.scalar(
-        select(Message).where(Message.id == message_id)
-        .options(selectinload(Message.attempts).selectinload(MessageAttempt.sim),
-                 selectinload(Message.sim)))
+        select(Message)
+        .where(Message.id == message_id)
+        .options(selectinload(Message.attempts).selectinload(MessageAttempt.sim), selectinload(Message.sim))
+    )
     if message is None or (user is not None and message.user_id != user.id and not user.is_admin):
         raise NotFound(f"no message {message_id}")
     return message
@@ -45,14 +46,23 @@ def message_view(message: Message) -> dict:
         "dispatched_at": iso_utc(message.dispatched_at),
         "sent_at": iso_utc(message.sent_at),
         "finished_at": iso_utc(message.finished_at),
-        "history": [{"sim": a.sim.name, "outcome": a.outcome.value, "parts": a.parts,
-                     "dispatched_at": iso_utc(a.dispatched_at), "finished_at": iso_utc(a.finished_at),
-                     "error": a.error} for a in message.attempts],
+        "history": [
+            {
+                "sim": a.sim.name,
+                "outcome": a.outcome.value,
+                "parts": a.parts,
+                "dispatched_at": iso_utc(a.dispatched_at),
+                "finished_at": iso_utc(a.finished_at),
+                "error": a.error,
+            }
+            for a in message.attempts
+        ],
     }
 
 
-def list_inbound(session: Session, user, *, since: int = 0, limit: int = 100,
-                 newest_first: bool = False) -> list[InboundMessage]:
+def list_inbound(
+    session: Session, user, *, since: int = 0, limit: int = 100, newest_first: bool = False
+) -> list[InboundMessage]:
     """Cursor-paged: messages with id > ``since``, oldest first. With
     ``newest_first`` the pages run the other way: ``since`` is still the
     last id seen, so a page holds the ids below it (0: from the newest)."""
@@ -61,18 +71,29 @@ def list_inbound(session: Session, user, *, since: int = 0, limit: int = 100,
         if since:
             query = query.where(InboundMessage.id < since)
     else:
-        query = select(InboundMessage).where(InboundMessage.id > since).order_by(InboundMessage.id).limit(limit)
+        query = (
+            select(InboundMessage).where(InboundMessage.id > since).order_by(InboundMessage.id).limit(limit)
+        )
     if user is not None and not user.is_admin:
         query = query.where(InboundMessage.user_id == user.id)
     return list(session.scalars(query))
 
 
 def inbound_data(inbound: InboundMessage) -> dict:
-    return {"inbound_id": inbound.id, "from": inbound.sender, "sim": inbound.sim_name,
-            "text": inbound.text, "parts": inbound.parts, "complete": inbound.complete,
-            "received_at": iso_utc(inbound.received_at)}
+    return {
+        "inbound_id": inbound.id,
+        "from": inbound.sender,
+        "sim": inbound.sim_name,
+        "text": inbound.text,
+        "parts": inbound.parts,
+        "complete": inbound.complete,
+        "received_at": iso_utc(inbound.received_at),
+    }
 
 
 def inbound_view(inbound: InboundMessage) -> dict:
-    return {**inbound_data(inbound), "id": inbound.id,
-            "rules": [{"rule": r.label, "outcome": r.outcome, "detail": r.detail} for r in inbound.results]}
+    return {
+        **inbound_data(inbound),
+        "id": inbound.id,
+        "rules": [{"rule": r.label, "outcome": r.outcome, "detail": r.detail} for r in inbound.results],
+    }

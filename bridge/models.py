@@ -86,6 +86,7 @@ class SentItem(GammuBase):
 
 class Phone(GammuBase):
     """One gammu-smsd daemon's heartbeat, keyed by its PhoneID (= SIM name)."""
+
     __tablename__ = "phones"
     id: Mapped[str] = mapped_column("ID", String(255), primary_key=True)
     updated_in_db: Mapped[datetime] = mapped_column("UpdatedInDB", DateTime)
@@ -118,8 +119,7 @@ class Inbox(GammuBase):
 
 # Explicit, so a server whose defaults differ (MyISAM, another collation)
 # still gets tables that join with Gammu's and take part in transactions.
-TABLE_OPTIONS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4",
-                 "mysql_collate": "utf8mb4_unicode_ci"}
+TABLE_OPTIONS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
 
 
 class Base(DeclarativeBase):
@@ -153,15 +153,20 @@ class AttemptOutcome(enum.StrEnum):
     (every part), `error` (gammu-smsd reported a sending error) or `taken_back` (the SIM's
     heartbeat stopped before it sent: the message was taken out of its outbox)."""
 
-    PENDING = "pending"          # in the SIM's outbox or being sent
-    SENT = "sent"                # every part SendingOK*
-    ERROR = "error"              # gammu-smsd reported SendingError/Error
-    TAKEN_BACK = "taken_back"    # SIM died before sending; row removed from its outbox
+    PENDING = "pending"  # in the SIM's outbox or being sent
+    SENT = "sent"  # every part SendingOK*
+    ERROR = "error"  # gammu-smsd reported SendingError/Error
+    TAKEN_BACK = "taken_back"  # SIM died before sending; row removed from its outbox
 
 
 def _enum(cls: type[enum.StrEnum]) -> Enum:
-    return Enum(cls, values_callable=lambda members: [m.value for m in members],
-                native_enum=True, validate_strings=True, name=cls.__name__.lower())
+    return Enum(
+        cls,
+        values_callable=lambda members: [m.value for m in members],
+        native_enum=True,
+        validate_strings=True,
+        name=cls.__name__.lower(),
+    )
 
 
 class User(Base):
@@ -177,6 +182,7 @@ class User(Base):
 class ApiKey(Base):
     """API keys are long random strings, so a SHA-256 of the key is as safe
     to store as a slow password hash and costs nothing per request."""
+
     __tablename__ = "api_keys"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -191,11 +197,11 @@ class ApiKey(Base):
 class Sim(Base):
     __tablename__ = "sims"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)   # gammu-smsd PhoneID
+    name: Mapped[str] = mapped_column(String(64), unique=True)  # gammu-smsd PhoneID
     number: Mapped[str] = mapped_column(String(20))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    monthly_limit: Mapped[int | None] = mapped_column(Integer)    # SMS parts; None = no cap
+    monthly_limit: Mapped[int | None] = mapped_column(Integer)  # SMS parts; None = no cap
     billing_day: Mapped[int] = mapped_column(SmallInteger, default=1)
     device: Mapped[str | None] = mapped_column(String(255))
     connection: Mapped[str | None] = mapped_column(String(32))
@@ -210,6 +216,7 @@ class Sim(Base):
 
 class SimUsage(Base):
     """SMS parts reserved or sent through a SIM in one billing period."""
+
     __tablename__ = "sim_usage"
     sim_id: Mapped[int] = mapped_column(ForeignKey("sims.id", ondelete="CASCADE"), primary_key=True)
     period_start: Mapped[date] = mapped_column(Date, primary_key=True)
@@ -219,18 +226,20 @@ class SimUsage(Base):
 class SendRequest(Base):
     """One accepted request; its idempotency key answers a replay with the
     same message ids."""
+
     __tablename__ = "send_requests"
     __table_args__ = (UniqueConstraint("user_id", "idempotency_key"), TABLE_OPTIONS)
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     payload_hash: Mapped[str] = mapped_column(String(64))
-    source: Mapped[str] = mapped_column(String(16))      # api, smsc, cli, admin
+    source: Mapped[str] = mapped_column(String(16))  # api, smsc, cli, admin
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Message(Base):
     """One text to one recipient, from acceptance to its final state."""
+
     __tablename__ = "messages"
     __table_args__ = (
         # Matches dispatch's ORDER BY, so a claim reads (and locks) only the
@@ -242,7 +251,7 @@ class Message(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("send_requests.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    recipient: Mapped[str] = mapped_column(String(20))               # E.164
+    recipient: Mapped[str] = mapped_column(String(20))  # E.164
     text: Mapped[str] = mapped_column(Text)
     flash: Mapped[bool] = mapped_column(Boolean, default=False)
     priority: Mapped[int] = mapped_column(SmallInteger, default=0)
@@ -251,13 +260,13 @@ class Message(Base):
     attempts_made: Mapped[int] = mapped_column(SmallInteger, default=0)
     parts: Mapped[int | None] = mapped_column(SmallInteger)
     sim_id: Mapped[int | None] = mapped_column(ForeignKey("sims.id", ondelete="SET NULL"))
-    due_at: Mapped[datetime] = mapped_column(DateTime)                # next time dispatch may look
-    send_at: Mapped[datetime | None] = mapped_column(DateTime)        # asked-for schedule
+    due_at: Mapped[datetime] = mapped_column(DateTime)  # next time dispatch may look
+    send_at: Mapped[datetime | None] = mapped_column(DateTime)  # asked-for schedule
     expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     wait_reason: Mapped[str | None] = mapped_column(String(255))
     last_error: Mapped[str | None] = mapped_column(String(255))
-    delivery_report: Mapped[bool | None] = mapped_column(Boolean)     # None: the SIM's default
-    delivery_status: Mapped[int | None] = mapped_column(Integer)      # network's status code
+    delivery_report: Mapped[bool | None] = mapped_column(Boolean)  # None: the SIM's default
+    delivery_status: Mapped[int | None] = mapped_column(Integer)  # network's status code
     callback_url: Mapped[str | None] = mapped_column(String(2048))
     # Only the confirmation of a STOP may reach a number that just opted out.
     ignore_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -268,11 +277,13 @@ class Message(Base):
 
     sim: Mapped[Sim | None] = relationship()
     attempts: Mapped[list[MessageAttempt]] = relationship(
-        back_populates="message", order_by="MessageAttempt.id")
+        back_populates="message", order_by="MessageAttempt.id"
+    )
 
 
 class MessageAttempt(Base):
     """One hand-off of a message to one SIM's outbox (Gammu's ID)."""
+
     __tablename__ = "message_attempts"
     __table_args__ = (Index("ix_attempts_outcome", "outcome", "outbox_id"), TABLE_OPTIONS)
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -280,7 +291,7 @@ class MessageAttempt(Base):
     sim_id: Mapped[int] = mapped_column(ForeignKey("sims.id", ondelete="CASCADE"))
     outbox_id: Mapped[int] = mapped_column(Integer)
     parts: Mapped[int] = mapped_column(SmallInteger)
-    period_start: Mapped[date] = mapped_column(Date)          # where its parts were reserved
+    period_start: Mapped[date] = mapped_column(Date)  # where its parts were reserved
     outcome: Mapped[AttemptOutcome] = mapped_column(_enum(AttemptOutcome), default=AttemptOutcome.PENDING)
     error: Mapped[str | None] = mapped_column(String(255))
     dispatched_at: Mapped[datetime] = mapped_column(DateTime)
@@ -292,6 +303,7 @@ class MessageAttempt(Base):
 
 class OptOut(Base):
     """Numbers that asked not to be texted; dispatch never sends to them."""
+
     __tablename__ = "opt_outs"
     phone: Mapped[str] = mapped_column(String(20), primary_key=True)
     reason: Mapped[str | None] = mapped_column(String(255))
@@ -301,27 +313,31 @@ class OptOut(Base):
 
 class OptOutEvent(Base):
     """Who changed the opt-out list, when and why."""
+
     __tablename__ = "opt_out_events"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     phone: Mapped[str] = mapped_column(String(20), index=True)
-    action: Mapped[str] = mapped_column(String(8))            # added, removed
+    action: Mapped[str] = mapped_column(String(8))  # added, removed
     reason: Mapped[str | None] = mapped_column(String(255))
-    source: Mapped[str] = mapped_column(String(32))           # sms, cli, api, admin
-    actor: Mapped[str | None] = mapped_column(String(64))     # login, or the texting number
+    source: Mapped[str] = mapped_column(String(32))  # sms, cli, api, admin
+    actor: Mapped[str | None] = mapped_column(String(64))  # login, or the texting number
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class InboundPart(Base):
     """One row of Gammu's inbox, copied so the inbox may be pruned."""
+
     __tablename__ = "inbound_parts"
-    __table_args__ = (Index("ix_inbound_parts_open", "message_id", "sim_name", "sender", "reference"),
-                      TABLE_OPTIONS)
+    __table_args__ = (
+        Index("ix_inbound_parts_open", "message_id", "sim_name", "sender", "reference"),
+        TABLE_OPTIONS,
+    )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     inbox_id: Mapped[int] = mapped_column(Integer, index=True)
     sim_name: Mapped[str] = mapped_column(String(64))
     sender: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text)
-    reference: Mapped[int | None] = mapped_column(Integer)    # concatenation reference
+    reference: Mapped[int | None] = mapped_column(Integer)  # concatenation reference
     total: Mapped[int] = mapped_column(SmallInteger, default=1)
     sequence: Mapped[int] = mapped_column(SmallInteger, default=1)
     received_at: Mapped[datetime] = mapped_column(DateTime)
@@ -330,6 +346,7 @@ class InboundPart(Base):
 
 class InboundMessage(Base):
     """A received text, joined from its parts."""
+
     __tablename__ = "inbound_messages"
     __table_args__ = (Index("ix_inbound_user", "user_id", "id"), TABLE_OPTIONS)
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -350,15 +367,16 @@ class Rule(Base):
     """What to do with an incoming text: matched by keyword or regex, in
     ``position`` order; a user's rules see texts attributed to that user,
     global rules (no user) see every text."""
+
     __tablename__ = "rules"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer, index=True)
-    match_kind: Mapped[str] = mapped_column(String(8))         # keyword, regex
+    match_kind: Mapped[str] = mapped_column(String(8))  # keyword, regex
     pattern: Mapped[str] = mapped_column(String(255))
-    action: Mapped[str] = mapped_column(String(16))            # reply, forward_url, forward_to, opt_out, opt_in
-    argument: Mapped[str | None] = mapped_column(String(2048)) # reply text, URL or number
-    secret: Mapped[str | None] = mapped_column(String(64))     # signs forward_url posts
+    action: Mapped[str] = mapped_column(String(16))  # reply, forward_url, forward_to, opt_out, opt_in
+    argument: Mapped[str | None] = mapped_column(String(2048))  # reply text, URL or number
+    secret: Mapped[str | None] = mapped_column(String(64))  # signs forward_url posts
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
@@ -367,18 +385,20 @@ class Rule(Base):
 
 class RuleResult(Base):
     """What one rule did with one incoming text."""
+
     __tablename__ = "rule_results"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id", ondelete="CASCADE"), index=True)
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id", ondelete="SET NULL"))
     label: Mapped[str] = mapped_column(String(255))
-    outcome: Mapped[str] = mapped_column(String(8))            # done, error
+    outcome: Mapped[str] = mapped_column(String(8))  # done, error
     detail: Mapped[str | None] = mapped_column(String(1024))
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Webhook(Base):
     """A user's endpoint for events, and the secret that signs them."""
+
     __tablename__ = "webhooks"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     url: Mapped[str] = mapped_column(String(2048))
@@ -389,6 +409,7 @@ class Webhook(Base):
 class WebhookDelivery(Base):
     """An event to POST, stored before the first try; retried until it is
     delivered or too old. ``id`` travels in the payload for de-duplication."""
+
     __tablename__ = "webhook_deliveries"
     __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"), TABLE_OPTIONS)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -397,7 +418,7 @@ class WebhookDelivery(Base):
     url: Mapped[str] = mapped_column(String(2048))
     secret: Mapped[str] = mapped_column(String(64))
     payload: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), default="pending")   # pending, delivered, failed
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending, delivered, failed
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(String(512))
@@ -407,11 +428,12 @@ class WebhookDelivery(Base):
 
 class ReportCell(Base):
     """A cell of the reports notebook: a read-only SQL query or a built-in report."""
+
     __tablename__ = "report_cells"
     id: Mapped[int] = mapped_column(primary_key=True)
     position: Mapped[int] = mapped_column(default=0)
     title: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(16), default="sql")      # sql | builtin
-    query: Mapped[str] = mapped_column(Text)                          # SQL, or the builtin's name
-    chart: Mapped[str] = mapped_column(String(8), default="")         # '' | bar | line
+    kind: Mapped[str] = mapped_column(String(16), default="sql")  # sql | builtin
+    query: Mapped[str] = mapped_column(Text)  # SQL, or the builtin's name
+    chart: Mapped[str] = mapped_column(String(8), default="")  # '' | bar | line
     updated_at: Mapped[datetime] = mapped_column(DateTime)

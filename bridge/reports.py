@@ -48,8 +48,8 @@ class CellResult:
     columns: list[str] = dataclasses.field(default_factory=list)
     rows: list[tuple] = dataclasses.field(default_factory=list)
     truncated: bool = False
-    error: str | None = None      # the cell could not run
-    note: str | None = None       # it ran, with something to say
+    error: str | None = None  # the cell could not run
+    note: str | None = None  # it ran, with something to say
     seconds: float = 0.0
 
 
@@ -59,8 +59,11 @@ class CellResult:
 _FIRST_WORD = re.compile(r"\s*([A-Za-z]+)")
 # Reads the read-only transaction does not stop: files on the DB server
 # (an account with the FILE privilege) and row locks that would stall dispatch.
-_FORBIDDEN = re.compile(r"\binto\s+(outfile|dumpfile)\b|\bload_file\s*\(|\bfor\s+update\b"
-                        r"|\block\s+in\s+share\s+mode\b|\bfor\s+share\b", re.IGNORECASE)
+_FORBIDDEN = re.compile(
+    r"\binto\s+(outfile|dumpfile)\b|\bload_file\s*\(|\bfor\s+update\b"
+    r"|\block\s+in\s+share\s+mode\b|\bfor\s+share\b",
+    re.IGNORECASE,
+)
 
 
 def check_read_only_sql(sql: str) -> str:
@@ -82,8 +85,9 @@ def check_read_only_sql(sql: str) -> str:
     return statement
 
 
-def run_sql(engine: Engine, sql: str, *, row_cap: int = ROW_CAP,
-            time_limit: int = TIME_LIMIT_SECONDS) -> CellResult:
+def run_sql(
+    engine: Engine, sql: str, *, row_cap: int = ROW_CAP, time_limit: int = TIME_LIMIT_SECONDS
+) -> CellResult:
     started = time.monotonic()
     try:
         statement = check_read_only_sql(sql)
@@ -116,8 +120,11 @@ def _read_only(engine: Engine, statement: str, row_cap: int, time_limit: int):
         rows = [tuple(row) for row in cursor.fetchmany(row_cap + 1)] if columns else []
         cursor.execute("ROLLBACK")
         cursor.execute("SET SESSION sql_select_limit = DEFAULT")
-        cursor.execute("SET SESSION max_statement_time = DEFAULT" if engine.dialect.is_mariadb
-                       else "SET SESSION max_execution_time = DEFAULT")
+        cursor.execute(
+            "SET SESSION max_statement_time = DEFAULT"
+            if engine.dialect.is_mariadb
+            else "SET SESSION max_execution_time = DEFAULT"
+        )
         cursor.close()
         clean = True
     finally:
@@ -146,11 +153,14 @@ def _error_code(exc: Exception) -> int | None:
 # --------------------------------------------------------------------------
 # Built-in reports: Python where SQL alone cannot say it well
 
+
 def _parts_per_sim(session: Session, _engine: Engine, row_cap: int) -> CellResult:
     sims = sim_overview(session)
-    return CellResult(["sim", "parts_used", "monthly_limit", "period_start"],
-                      [(s["name"], s["parts_used"], s["monthly_limit"], s["period_start"])
-                       for s in sims[:row_cap]], truncated=len(sims) > row_cap)
+    return CellResult(
+        ["sim", "parts_used", "monthly_limit", "period_start"],
+        [(s["name"], s["parts_used"], s["monthly_limit"], s["period_start"]) for s in sims[:row_cap]],
+        truncated=len(sims) > row_cap,
+    )
 
 
 def _delivery_by_prefix(session: Session, _engine: Engine, row_cap: int) -> CellResult:
@@ -158,7 +168,9 @@ def _delivery_by_prefix(session: Session, _engine: Engine, row_cap: int) -> Cell
     country code (RU +7 9xx) tell them apart well enough."""
     rows = session.execute(
         select(Message.recipient, Message.status, func.count())
-        .where(Message.status.in_(_FINISHED)).group_by(Message.recipient, Message.status)).all()
+        .where(Message.status.in_(_FINISHED))
+        .group_by(Message.recipient, Message.status)
+    ).all()
     totals: Counter = Counter()
     sent: Counter = Counter()
     delivered: Counter = Counter()
@@ -168,9 +180,11 @@ def _delivery_by_prefix(session: Session, _engine: Engine, row_cap: int) -> Cell
         sent[prefix] += count if status in _LEFT_THE_MODEM else 0
         delivered[prefix] += count if status == MessageStatus.DELIVERED else 0
     ordered = sorted(totals, key=lambda p: (-totals[p], p))
-    return CellResult(["prefix", "messages", "sent_pct", "delivered_pct"],
-                      [(p, totals[p], _pct(sent[p], totals[p]), _pct(delivered[p], totals[p]))
-                       for p in ordered[:row_cap]], truncated=len(ordered) > row_cap)
+    return CellResult(
+        ["prefix", "messages", "sent_pct", "delivered_pct"],
+        [(p, totals[p], _pct(sent[p], totals[p]), _pct(delivered[p], totals[p])) for p in ordered[:row_cap]],
+        truncated=len(ordered) > row_cap,
+    )
 
 
 def operator_prefix(e164: str, digits: int = 3) -> str:
@@ -188,8 +202,10 @@ def _pct(part: int, whole: int) -> float:
 def _inbound_keywords(session: Session, engine: Engine, row_cap: int) -> CellResult:
     connection = session.connection()
     if not inspect(connection).has_table(INBOUND_TABLE):
-        return CellResult(note=f"No inbound messages yet: the {INBOUND_TABLE} table does not exist "
-                               "in this database. This cell will work once incoming texts are stored.")
+        return CellResult(
+            note=f"No inbound messages yet: the {INBOUND_TABLE} table does not exist "
+            "in this database. This cell will work once incoming texts are stored."
+        )
     table = Table(INBOUND_TABLE, MetaData(), autoload_with=connection)
     text_column = next((table.c[name] for name in ("text", "body") if name in table.c), None)
     if text_column is None:
@@ -204,8 +220,7 @@ def _inbound_keywords(session: Session, engine: Engine, row_cap: int) -> CellRes
     return CellResult(["keyword", "messages"], keywords.most_common(min(row_cap, 20)))
 
 
-_FINISHED = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED,
-             MessageStatus.FAILED)
+_FINISHED = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.FAILED)
 _LEFT_THE_MODEM = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED)
 
 BUILTINS = {
@@ -247,22 +262,34 @@ def display_value(value) -> str:
 
 STARTER_CELLS = (
     ("Parts per SIM this billing month", "builtin", "parts_per_sim", "bar"),
-    ("Delivery rate per SIM", "sql",
-     "SELECT s.name AS sim, COUNT(*) AS messages,\n"
-     "       ROUND(100 * SUM(m.status IN ('sent', 'delivered', 'undelivered')) / COUNT(*), 1) AS sent_pct,\n"
-     "       ROUND(100 * SUM(m.status = 'delivered') / COUNT(*), 1) AS delivered_pct\n"
-     "FROM messages m JOIN sims s ON s.id = m.sim_id\n"
-     "WHERE m.status IN ('sent', 'delivered', 'undelivered', 'failed')\n"
-     "GROUP BY s.name ORDER BY s.name", ""),
+    (
+        "Delivery rate per SIM",
+        "sql",
+        "SELECT s.name AS sim, COUNT(*) AS messages,\n"
+        "       ROUND(100 * SUM(m.status IN ('sent', 'delivered', 'undelivered')) / COUNT(*), 1) AS sent_pct,\n"
+        "       ROUND(100 * SUM(m.status = 'delivered') / COUNT(*), 1) AS delivered_pct\n"
+        "FROM messages m JOIN sims s ON s.id = m.sim_id\n"
+        "WHERE m.status IN ('sent', 'delivered', 'undelivered', 'failed')\n"
+        "GROUP BY s.name ORDER BY s.name",
+        "",
+    ),
     ("Delivery rate per operator prefix", "builtin", "delivery_by_prefix", ""),
-    ("Busiest hours (UTC, last 30 days)", "sql",
-     "SELECT HOUR(created_at) AS hour, COUNT(*) AS messages\n"
-     "FROM messages WHERE created_at >= NOW() - INTERVAL 30 DAY\n"
-     "GROUP BY HOUR(created_at) ORDER BY hour", "bar"),
-    ("Messages accepted per day (last 30 days)", "sql",
-     "SELECT DATE(created_at) AS day, COUNT(*) AS messages\n"
-     "FROM messages WHERE created_at >= CURDATE() - INTERVAL 29 DAY\n"
-     "GROUP BY DATE(created_at) ORDER BY day", "line"),
+    (
+        "Busiest hours (UTC, last 30 days)",
+        "sql",
+        "SELECT HOUR(created_at) AS hour, COUNT(*) AS messages\n"
+        "FROM messages WHERE created_at >= NOW() - INTERVAL 30 DAY\n"
+        "GROUP BY HOUR(created_at) ORDER BY hour",
+        "bar",
+    ),
+    (
+        "Messages accepted per day (last 30 days)",
+        "sql",
+        "SELECT DATE(created_at) AS day, COUNT(*) AS messages\n"
+        "FROM messages WHERE created_at >= CURDATE() - INTERVAL 29 DAY\n"
+        "GROUP BY DATE(created_at) ORDER BY day",
+        "line",
+    ),
     ("Top inbound keywords", "builtin", "inbound_keywords", "bar"),
 )
 
@@ -277,13 +304,15 @@ def ensure_starter_cells(session: Session) -> None:
         return
     now = utcnow()
     for position, (title, kind, query, chart) in enumerate(STARTER_CELLS):
-        session.add(ReportCell(position=position, title=title, kind=kind, query=query,
-                               chart=chart, updated_at=now))
+        session.add(
+            ReportCell(position=position, title=title, kind=kind, query=query, chart=chart, updated_at=now)
+        )
     session.flush()
 
 
-def save_cell(session: Session, cell_id: int | None, *, title: str, query: str,
-              chart: str, kind: str = "sql") -> ReportCell:
+def save_cell(
+    session: Session, cell_id: int | None, *, title: str, query: str, chart: str, kind: str = "sql"
+) -> ReportCell:
     """Add (``cell_id`` None) or edit a cell. A built-in keeps its report;
     only its title and chart change. Caller commits."""
     title = (title or "").strip()

@@ -40,8 +40,17 @@ def first_word(text: str) -> str:
 
 # ----------------------------------------------------------------- managing
 
-def add_rule(session: Session, settings: Settings, *, login: str | None, match_kind: str, pattern: str,
-             action: str, argument: str | None) -> Rule:
+
+def add_rule(
+    session: Session,
+    settings: Settings,
+    *,
+    login: str | None,
+    match_kind: str,
+    pattern: str,
+    action: str,
+    argument: str | None,
+) -> Rule:
     if match_kind not in ("keyword", "regex"):
         raise UserError("match by keyword or regex")
     if action not in ACTIONS:
@@ -66,9 +75,17 @@ def add_rule(session: Session, settings: Settings, *, login: str | None, match_k
         raise UserError(exc.message) from None
     user = get_user(session, login) if login else None
     last = session.scalar(select(func.max(Rule.position))) or 0
-    rule = Rule(user_id=user.id if user else None, position=last + 1, match_kind=match_kind,
-                pattern=pattern if match_kind == "regex" else bare(pattern), action=action,
-                argument=argument, secret=secret, enabled=True, created_at=utcnow())
+    rule = Rule(
+        user_id=user.id if user else None,
+        position=last + 1,
+        match_kind=match_kind,
+        pattern=pattern if match_kind == "regex" else bare(pattern),
+        action=action,
+        argument=argument,
+        secret=secret,
+        enabled=True,
+        created_at=utcnow(),
+    )
     session.add(rule)
     session.flush()
     return rule

@@ -45,8 +45,9 @@ def gammu_statements() -> list[str]:
 
 def sql_statements(path: Path) -> list[str]:
     """The statements of a plain DDL file (``--`` comments, ``;`` after each)."""
-    body = "\n".join(line for line in path.read_text(encoding="utf-8").splitlines()
-                     if not line.lstrip().startswith("--"))
+    body = "\n".join(
+        line for line in path.read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith("--")
+    )
     return [part.strip() for part in body.split(";") if part.strip()]
 
 
@@ -58,12 +59,16 @@ def create_database_if_missing(database_url: str) -> None:
     if not name or not _IDENTIFIER.match(name):
         raise SchemaError(f"database name {name!r} must be letters, digits or _")
     # URL.set() keeps a field given None, so build the server URL anew.
-    server = make_engine(URL.create(url.drivername, url.username, url.password, url.host,
-                                    url.port, None, url.query))
+    server = make_engine(
+        URL.create(url.drivername, url.username, url.password, url.host, url.port, None, url.query)
+    )
     try:
         with server.begin() as conn:
-            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{name}` "
-                              "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+            conn.execute(
+                text(
+                    f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                )
+            )
     finally:
         server.dispose()
 
@@ -94,8 +99,10 @@ def upgrade_schema(engine: Engine) -> list[str]:
         existing = set(inspect(conn).get_table_names())
         missing_gammu = [t for t in GAMMU_TABLES if t not in existing]
         if missing_gammu:
-            raise SchemaError(f"Gammu's tables are missing ({', '.join(missing_gammu)}): "
-                              "this database was never set up; run `smsbridge db init`.")
+            raise SchemaError(
+                f"Gammu's tables are missing ({', '.join(missing_gammu)}): "
+                "this database was never set up; run `smsbridge db init`."
+            )
         _check_gammu_version(conn, existing)
         _refuse_myisam(conn, existing)
         conn.commit()
@@ -119,7 +126,7 @@ def _adopt_previous_release(conn: Connection) -> list[str]:
     existing = set(inspect(conn).get_table_names())
     baseline = migrations.baseline_metadata()
     if not existing & set(baseline.tables):
-        return []       # a new database: the migrations create everything
+        return []  # a new database: the migrations create everything
     differences = migrations.differences(conn, baseline, only_its_tables=True)
     if differences:
         raise SchemaError(
@@ -127,21 +134,27 @@ def _adopt_previous_release(conn: Connection) -> list[str]:
             f"smsbridge {migrations.BASELINE_RELEASE}'s, so they cannot be upgraded safely: "
             + "; ".join(migrations.describe(d) for d in differences)
             + f". Bring them to {migrations.BASELINE_RELEASE}'s schema (sql/bridge.sql of that "
-              "release) first.")
+            "release) first."
+        )
     migrations.stamp(conn, migrations.BASELINE)
-    return [f"found smsbridge {migrations.BASELINE_RELEASE}'s tables without a schema version; "
-            f"they match it, recorded as revision {migrations.BASELINE}"]
+    return [
+        f"found smsbridge {migrations.BASELINE_RELEASE}'s tables without a schema version; "
+        f"they match it, recorded as revision {migrations.BASELINE}"
+    ]
 
 
 @contextlib.contextmanager
 def _one_migrator(conn: Connection) -> Iterator[None]:
     """Two `db init`/`db upgrade` at once would race to create the same
     tables: a server-side named lock makes the second wait for the first."""
-    got = conn.execute(text("SELECT GET_LOCK(:name, :seconds)"),
-                       {"name": MIGRATION_LOCK, "seconds": MIGRATION_LOCK_WAIT}).scalar_one()
+    got = conn.execute(
+        text("SELECT GET_LOCK(:name, :seconds)"), {"name": MIGRATION_LOCK, "seconds": MIGRATION_LOCK_WAIT}
+    ).scalar_one()
     if got != 1:
-        raise SchemaError(f"another `smsbridge db init/upgrade` has held the schema for "
-                          f"{MIGRATION_LOCK_WAIT} s; try again when it is done.")
+        raise SchemaError(
+            f"another `smsbridge db init/upgrade` has held the schema for "
+            f"{MIGRATION_LOCK_WAIT} s; try again when it is done."
+        )
     try:
         yield
     finally:
@@ -161,13 +174,19 @@ def schema_problem(current: str | None, head: str) -> str | None:
     if current == head:
         return None
     if current is None:
-        return ("the database has no smsbridge schema version; run `smsbridge db upgrade` "
-                "(`smsbridge db init` for a new database).")
+        return (
+            "the database has no smsbridge schema version; run `smsbridge db upgrade` "
+            "(`smsbridge db init` for a new database)."
+        )
     if current not in {r.revision for r in migrations.script_directory().walk_revisions()}:
-        return (f"the database is at schema revision {current}, which this smsbridge does not "
-                f"know (made by a newer release?); this one needs {head}.")
-    return (f"the database is at schema revision {current}, this smsbridge needs {head}: "
-            "run `smsbridge db upgrade`.")
+        return (
+            f"the database is at schema revision {current}, which this smsbridge does not "
+            f"know (made by a newer release?); this one needs {head}."
+        )
+    return (
+        f"the database is at schema revision {current}, this smsbridge needs {head}: "
+        "run `smsbridge db upgrade`."
+    )
 
 
 def require_current_schema(engine: Engine) -> None:
@@ -186,7 +205,8 @@ def _check_gammu_version(conn: Connection, existing: set[str]) -> None:
         raise SchemaError(
             f"this database holds Gammu schema version {versions or 'none'}, "
             f"smsbridge needs exactly {GAMMU_SCHEMA_VERSION} (gammu-smsd 1.42). "
-            "Upgrade it with Gammu's own scripts or use an empty database.")
+            "Upgrade it with Gammu's own scripts or use an empty database."
+        )
 
 
 def _refuse_myisam(conn: Connection, existing: set[str]) -> None:
@@ -194,13 +214,14 @@ def _refuse_myisam(conn: Connection, existing: set[str]) -> None:
     if not ours:
         return
     rows = conn.execute(
-        text("SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES "
-             "WHERE TABLE_SCHEMA = DATABASE()")).all()
+        text("SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
+    ).all()
     bad = sorted(name for name, engine in rows if name in ours and (engine or "").lower() != "innodb")
     if bad:
         raise SchemaError(
             "these tables are not InnoDB, so hand-offs to gammu-smsd cannot be "
-            f"transactional: {', '.join(bad)}. Convert them (ALTER TABLE … ENGINE=InnoDB).")
+            f"transactional: {', '.join(bad)}. Convert them (ALTER TABLE … ENGINE=InnoDB)."
+        )
 
 
 def create_gammu_account(engine: Engine, user: str, password: str, host: str = "localhost") -> None:
@@ -211,10 +232,11 @@ def create_gammu_account(engine: Engine, user: str, password: str, host: str = "
         database = conn.execute(text("SELECT DATABASE()")).scalar_one()
         if not _IDENTIFIER.match(database or ""):
             raise SchemaError(f"database name {database!r} must be letters, digits or _")
-        conn.execute(text(f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY :password"),
-                     {"password": password})
-        conn.execute(text(f"ALTER USER '{user}'@'{host}' IDENTIFIED BY :password"),
-                     {"password": password})
+        conn.execute(
+            text(f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY :password"),
+            {"password": password},
+        )
+        conn.execute(text(f"ALTER USER '{user}'@'{host}' IDENTIFIED BY :password"), {"password": password})
         for table, privileges in GAMMU_GRANTS.items():
             conn.execute(text(f"GRANT {privileges} ON `{database}`.`{table}` TO '{user}'@'{host}'"))
 
@@ -222,12 +244,16 @@ def create_gammu_account(engine: Engine, user: str, password: str, host: str = "
 def bridge_ddl(engine: Engine) -> str:
     """The bridge's DDL as this server would run it (``sql/bridge.sql``)."""
     with engine.connect():
-        pass    # the dialect learns the server (MariaDB quotes more reserved words)
+        pass  # the dialect learns the server (MariaDB quotes more reserved words)
     statements = []
     for table in migrations.target_metadata().sorted_tables:
         statements.append(str(CreateTable(table).compile(engine)).strip() + ";")
-        statements += [str(CreateIndex(index).compile(engine)).strip() + ";"
-                       for index in sorted(table.indexes, key=lambda i: i.name)]
-    header = ("-- The bridge's own tables. Generated from bridge/models.py by\n"
-              "-- `smsbridge db ddl`; `smsbridge db init` creates them.\n\n")
+        statements += [
+            str(CreateIndex(index).compile(engine)).strip() + ";"
+            for index in sorted(table.indexes, key=lambda i: i.name)
+        ]
+    header = (
+        "-- The bridge's own tables. Generated from bridge/models.py by\n"
+        "-- `smsbridge db ddl`; `smsbridge db init` creates them.\n\n"
+    )
     return header + "\n\n".join(statements) + "\n"

@@ -57,17 +57,20 @@ class _Gunicorn(BaseApplication):
 def serve_web(settings: Settings, host: str, port: int) -> None:
     """gunicorn: one process per core, so the API is not bound to one
     interpreter's lock. Returns when gunicorn has stopped."""
-    _Gunicorn(settings, {
-        "bind": f"{host}:{port}",
-        "workers": settings.web_workers,
-        "threads": settings.web_threads,
-        "worker_class": "gthread",
-        "keepalive": 5,
-        "graceful_timeout": math.ceil(settings.stop_timeout),
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "warning",
-    }).run()
+    _Gunicorn(
+        settings,
+        {
+            "bind": f"{host}:{port}",
+            "workers": settings.web_workers,
+            "threads": settings.web_threads,
+            "worker_class": "gthread",
+            "keepalive": 5,
+            "graceful_timeout": math.ceil(settings.stop_timeout),
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "warning",
+        },
+    ).run()
 
 
 def run_worker(settings: Settings) -> int:
@@ -80,8 +83,11 @@ def run_worker(settings: Settings) -> int:
         pass
     still = worker.stop(settings.stop_timeout)
     if still:
-        log.warning("%s still running after %.0f s; exiting without them (their open "
-                    "transactions roll back)", ", ".join(still), settings.stop_timeout)
+        log.warning(
+            "%s still running after %.0f s; exiting without them (their open transactions roll back)",
+            ", ".join(still),
+            settings.stop_timeout,
+        )
         logging.shutdown()
         # The passes' threads are not daemons: a normal exit would wait for them.
         os._exit(1)
@@ -94,14 +100,15 @@ def supervise(children: dict[str, Sequence[str]], stop_timeout: float) -> int:
     all within ``stop_timeout + KILL_GRACE`` seconds. Returns 0 when every
     child was stopped by us and exited cleanly, else 1."""
     stop = _stop_on_signals()
-    running = {name: subprocess.Popen(list(command), preexec_fn=_die_with_parent)
-               for name, command in children.items()}
+    running = {
+        name: subprocess.Popen(list(command), preexec_fn=_die_with_parent)
+        for name, command in children.items()
+    }
     failed: list[str] = []
     while not stop.wait(0.2):
         failed = [name for name, process in running.items() if process.poll() is not None]
         if failed:
-            log.error("%s exited (status %s); stopping the rest", failed[0],
-                      running[failed[0]].returncode)
+            log.error("%s exited (status %s); stopping the rest", failed[0], running[failed[0]].returncode)
             break
     for process in running.values():
         if process.poll() is None:

@@ -19,10 +19,20 @@ from .users import get_user
 SIM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
-def add_sim(session: Session, settings: Settings, name: str, number: str, *,
-            device: str | None = None, connection: str = "at", simulated: bool = False,
-            monthly_limit: int | None = None, billing_day: int = 1,
-            owner: str | None = None, delivery_report: bool = False) -> Sim:
+def add_sim(
+    session: Session,
+    settings: Settings,
+    name: str,
+    number: str,
+    *,
+    device: str | None = None,
+    connection: str = "at",
+    simulated: bool = False,
+    monthly_limit: int | None = None,
+    billing_day: int = 1,
+    owner: str | None = None,
+    delivery_report: bool = False,
+) -> Sim:
     """Store the SIM and write its gammu-smsd config; the caller commits."""
     if not SIM_NAME.match(name):
         raise UserError("a SIM name is letters, digits, - and _ (up to 64), starting with a letter or digit")
@@ -39,10 +49,18 @@ def add_sim(session: Session, settings: Settings, name: str, number: str, *,
     if session.scalar(select(Sim.id).where(Sim.name == name)) is not None:
         raise UserError(f"SIM {name!r} already exists")
     owner_user = get_user(session, owner) if owner else None
-    sim = Sim(name=name, number=e164, device=device, connection=None if simulated else connection,
-              simulated=simulated, monthly_limit=monthly_limit, billing_day=billing_day,
-              owner_id=owner_user.id if owner_user else None, enabled=True,
-              delivery_report=delivery_report)
+    sim = Sim(
+        name=name,
+        number=e164,
+        device=device,
+        connection=None if simulated else connection,
+        simulated=simulated,
+        monthly_limit=monthly_limit,
+        billing_day=billing_day,
+        owner_id=owner_user.id if owner_user else None,
+        enabled=True,
+        delivery_report=delivery_report,
+    )
     session.add(sim)
     session.flush()
     smsd.write_config(settings, sim)
@@ -83,8 +101,7 @@ def set_limit(session: Session, name: str, monthly_limit: int | None) -> None:
     get_sim(session, name).monthly_limit = monthly_limit
 
 
-def sim_overview(session: Session, *, user: User | None = None,
-                 now: datetime | None = None) -> list[dict]:
+def sim_overview(session: Session, *, user: User | None = None, now: datetime | None = None) -> list[dict]:
     """One dict per SIM (only those ``user`` may use, when given)."""
     now = now or utcnow()
     query = select(Sim).order_by(Sim.name)
@@ -95,23 +112,35 @@ def sim_overview(session: Session, *, user: User | None = None,
         return []
     keys = usage.month_keys(sims, now.date())
     used = usage.parts_used(session, keys)
-    waiting = dict(session.execute(
-        select(Outbox.sender_id, func.count()).where(Outbox.sender_id.in_([s.name for s in sims]))
-        .group_by(Outbox.sender_id)).all())
+    waiting = dict(
+        session.execute(
+            select(Outbox.sender_id, func.count())
+            .where(Outbox.sender_id.in_([s.name for s in sims]))
+            .group_by(Outbox.sender_id)
+        ).all()
+    )
     phones = {p.id: p for p in session.scalars(select(Phone).where(Phone.id.in_([s.name for s in sims])))}
     owners = dict(session.execute(select(User.id, User.login)).all())
     result = []
     for sim, (_, start) in zip(sims, keys):
         phone = phones.get(sim.name)
-        result.append({
-            "name": sim.name, "number": sim.number, "enabled": sim.enabled,
-            "healthy": sim.healthy, "health_changed_at": iso_utc(sim.health_changed_at),
-            "signal": phone.signal if phone else None,
-            "battery": phone.battery if phone else None,
-            "network": phone.net_name if phone else None,
-            "parts_used": used.get(sim.id, 0), "monthly_limit": sim.monthly_limit,
-            "period_start": start.isoformat(), "waiting": waiting.get(sim.name, 0),
-            "owner": owners.get(sim.owner_id), "simulated": sim.simulated,
-            "delivery_report": sim.delivery_report,
-        })
+        result.append(
+            {
+                "name": sim.name,
+                "number": sim.number,
+                "enabled": sim.enabled,
+                "healthy": sim.healthy,
+                "health_changed_at": iso_utc(sim.health_changed_at),
+                "signal": phone.signal if phone else None,
+                "battery": phone.battery if phone else None,
+                "network": phone.net_name if phone else None,
+                "parts_used": used.get(sim.id, 0),
+                "monthly_limit": sim.monthly_limit,
+                "period_start": start.isoformat(),
+                "waiting": waiting.get(sim.name, 0),
+                "owner": owners.get(sim.owner_id),
+                "simulated": sim.simulated,
+                "delivery_report": sim.delivery_report,
+            }
+        )
     return result

@@ -52,9 +52,14 @@ def render_config(settings: Settings, sim) -> str:
     state = Path(settings.state_dir).resolve()
     freq = settings.status_frequency
     values = {
-        "device_block": device_block, "phone_id": sim.name,
-        "db_host": host, "db_user": user, "db_password": password, "db_name": url.database,
-        "status_frequency": str(freq), "heartbeat_seconds": str(3 * freq),
+        "device_block": device_block,
+        "phone_id": sim.name,
+        "db_host": host,
+        "db_user": user,
+        "db_password": password,
+        "db_name": url.database,
+        "status_frequency": str(freq),
+        "heartbeat_seconds": str(3 * freq),
         "logfile": str(state / "log" / f"smsd-{sim.name}.log"),
     }
     checked = {k: v if k == "device_block" else _ini_value(v) for k, v in values.items()}
@@ -97,7 +102,8 @@ def write_config(settings: Settings, sim) -> Path:
         handle.write(render_config(settings, sim))
     environment_path(settings, sim.name).write_text(
         "".join(f"{key}={_ini_value(value)}\n" for key, value in client_environment(settings).items()),
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return path
 
 
@@ -105,8 +111,9 @@ def configured_sims(settings: Settings) -> list[str]:
     folder = Path(settings.smsdrc_dir)
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir()
-                  if p.is_file() and not p.name.startswith(".") and "." not in p.name)
+    return sorted(
+        p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and "." not in p.name
+    )
 
 
 def _pid_file(settings: Settings, name: str) -> Path:
@@ -138,19 +145,26 @@ def start(settings: Settings, name: str, timeout: float = 10.0) -> int:
     pid_file = _pid_file(settings, name)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.unlink(missing_ok=True)
-    result = subprocess.run(["gammu-smsd", "--config", str(config), "--daemon",
-                             "--pid", str(pid_file)], capture_output=True, text=True,
-                            env={**os.environ, **client_environment(settings)})
+    result = subprocess.run(
+        ["gammu-smsd", "--config", str(config), "--daemon", "--pid", str(pid_file)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **client_environment(settings)},
+    )
     if result.returncode != 0:
-        raise SmsdError(f"gammu-smsd for {name} did not start: {result.stderr.strip() or result.stdout.strip()}")
+        raise SmsdError(
+            f"gammu-smsd for {name} did not start: {result.stderr.strip() or result.stdout.strip()}"
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pid = running_pid(settings, name)
         if pid is not None:
             return pid
         time.sleep(0.05)
-    raise SmsdError(f"gammu-smsd for {name} wrote no pid file within {timeout:.0f} s; "
-                    f"see {Path(settings.state_dir) / 'log' / f'smsd-{name}.log'}")
+    raise SmsdError(
+        f"gammu-smsd for {name} wrote no pid file within {timeout:.0f} s; "
+        f"see {Path(settings.state_dir) / 'log' / f'smsd-{name}.log'}"
+    )
 
 
 def stop(settings: Settings, name: str, timeout: float = 10.0, sig: int = signal.SIGTERM) -> bool:

@@ -18,13 +18,14 @@ class LoginThrottle:
     and a restart forgets, so N workers allow N times the guesses. It slows
     guessing down; it is not an account lockout."""
 
-    def __init__(self, free: int = 5, longest: float = 900.0, clock=time.monotonic,
-                 max_addresses: int = 10_000):
+    def __init__(
+        self, free: int = 5, longest: float = 900.0, clock=time.monotonic, max_addresses: int = 10_000
+    ):
         self.free = free
         self.longest = longest
         self.clock = clock
         self.max_addresses = max_addresses
-        self._failures: dict[str, tuple[int, float]] = {}   # address -> (count, locked until)
+        self._failures: dict[str, tuple[int, float]] = {}  # address -> (count, locked until)
         self._lock = threading.Lock()
 
     def wait_seconds(self, address: str) -> int:
@@ -48,5 +49,7 @@ class LoginThrottle:
 
     def _forget_oldest(self) -> None:
         # Bounded memory under a spray of addresses: drop the earliest locks.
-        for address, _ in sorted(self._failures.items(), key=lambda kv: kv[1][1])[:len(self._failures) // 10]:
+        for address, _ in sorted(self._failures.items(), key=lambda kv: kv[1][1])[
+            : len(self._failures) // 10
+        ]:
             del self._failures[address]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from .models import Sim, SimUsage
 
-MonthKey = tuple[int, date]          # (sim id, first day of its billing period)
+MonthKey = tuple[int, date]  # (sim id, first day of its billing period)
 
 
 def may_use(owner_id: int | None, user_id: int) -> bool:
@@ -50,9 +50,13 @@ def parts_used(session: Session, keys: list[MonthKey]) -> dict[int, int]:
     """Parts used per SIM in the given periods, read without locking (screens)."""
     if not keys:
         return {}
-    return dict(session.execute(
-        select(SimUsage.sim_id, SimUsage.parts)
-        .where(tuple_(SimUsage.sim_id, SimUsage.period_start).in_(keys))).all())
+    return dict(
+        session.execute(
+            select(SimUsage.sim_id, SimUsage.parts).where(
+                tuple_(SimUsage.sim_id, SimUsage.period_start).in_(keys)
+            )
+        ).all()
+    )
 
 
 def lock_month(session: Session, keys: list[MonthKey]) -> dict[int, int]:
@@ -63,26 +67,31 @@ def lock_month(session: Session, keys: list[MonthKey]) -> dict[int, int]:
     if missing:
         # Once per SIM and month. Only here: INSERT IGNORE on an existing row
         # takes a shared lock, and two dispatchers upgrading theirs deadlock.
-        session.execute(mysql_insert(SimUsage).prefix_with("IGNORE"),
-                        [{"sim_id": sim_id, "period_start": start, "parts": 0}
-                         for sim_id, start in missing])
+        session.execute(
+            mysql_insert(SimUsage).prefix_with("IGNORE"),
+            [{"sim_id": sim_id, "period_start": start, "parts": 0} for sim_id, start in missing],
+        )
         used = _lock(session, keys)
     return used
 
 
 def _lock(session: Session, keys: list[MonthKey]) -> dict[int, int]:
-    return dict(session.execute(
-        select(SimUsage.sim_id, SimUsage.parts)
-        .where(tuple_(SimUsage.sim_id, SimUsage.period_start).in_(keys))
-        .order_by(SimUsage.sim_id)
-        .with_for_update()
-    ).all())
+    return dict(
+        session.execute(
+            select(SimUsage.sim_id, SimUsage.parts)
+            .where(tuple_(SimUsage.sim_id, SimUsage.period_start).in_(keys))
+            .order_by(SimUsage.sim_id)
+            .with_for_update()
+        ).all()
+    )
 
 
 def change(session: Session, changes: dict[MonthKey, int]) -> None:
     """Reserve (positive) or release (negative) parts of SIMs' months, in SIM order."""
     for (sim_id, start), parts in sorted(changes.items()):
         if parts:
-            session.execute(update(SimUsage)
-                            .where(SimUsage.sim_id == sim_id, SimUsage.period_start == start)
-                            .values(parts=func.greatest(SimUsage.parts + parts, 0)))
+            session.execute(
+                update(SimUsage)
+                .where(SimUsage.sim_id == sim_id, SimUsage.period_start == start)
+                .values(parts=func.greatest(SimUsage.parts + parts, 0))
+            )

@@ -120,8 +120,11 @@ def authenticate_password(session: Session, login: str, password: str) -> User:
     return _active(user)
 
 
-_KEY_OWNER = (select(ApiKey, User).join(User, User.id == ApiKey.user_id)
-              .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)))
+_KEY_OWNER = (
+    select(ApiKey, User)
+    .join(User, User.id == ApiKey.user_id)
+    .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+)
 _USER_BY_LOGIN = select(User).where(User.login == bindparam("login"))
 
 

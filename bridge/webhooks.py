@@ -32,7 +32,7 @@ from .users import get_user
 EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed")
 MAX_BACKOFF = 3600.0
 MAX_URL = 2048
-POOL = 8                      # deliveries POSTed at once by one worker
+POOL = 8  # deliveries POSTed at once by one worker
 
 
 def new_secret() -> str:
@@ -54,7 +54,7 @@ def vetted_address(url: str, *, allow_private: bool, field: str = "url") -> str:
         raise AcceptError(field, f"at most {MAX_URL} characters")
     try:
         parsed = urllib.parse.urlsplit(url or "")
-        port = parsed.port                          # raises on a port that is not one
+        port = parsed.port  # raises on a port that is not one
         parsed.hostname and parsed.hostname.encode("idna")
     except (ValueError, UnicodeError):
         raise AcceptError(field, "not a valid URL") from None
@@ -68,8 +68,11 @@ def vetted_address(url: str, *, allow_private: bool, field: str = "url") -> str:
     if not allow_private:
         for address in addresses:
             if not ipaddress.ip_address(address).is_global:
-                raise AcceptError(field, f"{parsed.hostname} is a loopback or private address; "
-                                         "set SMSBRIDGE_WEBHOOK_ALLOW_PRIVATE=1 to allow it")
+                raise AcceptError(
+                    field,
+                    f"{parsed.hostname} is a loopback or private address; "
+                    "set SMSBRIDGE_WEBHOOK_ALLOW_PRIVATE=1 to allow it",
+                )
     return addresses[0]
 
 
@@ -89,19 +92,45 @@ def set_webhook(session: Session, settings: Settings, login: str, url: str) -> s
     return secret
 
 
-def enqueue(session: Session, *, user_id: int | None, event: str, url: str, secret: str,
-            data: dict, now: datetime | None = None) -> str:
+def enqueue(
+    session: Session,
+    *,
+    user_id: int | None,
+    event: str,
+    url: str,
+    secret: str,
+    data: dict,
+    now: datetime | None = None,
+) -> str:
     now = now or utcnow()
     delivery_id = uuid.uuid4().hex
     payload = {"id": delivery_id, "event": event, "created_at": iso_utc(now), "data": data}
-    session.add(WebhookDelivery(id=delivery_id, user_id=user_id, event=event, url=url, secret=secret,
-                                payload=json.dumps(payload, ensure_ascii=False), status="pending",
-                                attempts=0, next_attempt_at=now, created_at=now))
+    session.add(
+        WebhookDelivery(
+            id=delivery_id,
+            user_id=user_id,
+            event=event,
+            url=url,
+            secret=secret,
+            payload=json.dumps(payload, ensure_ascii=False),
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
     return delivery_id
 
 
-def enqueue_for_user(session: Session, user_id: int | None, event: str, data: dict,
-                     *, url: str | None = None, now: datetime | None = None) -> str | None:
+def enqueue_for_user(
+    session: Session,
+    user_id: int | None,
+    event: str,
+    data: dict,
+    *,
+    url: str | None = None,
+    now: datetime | None = None,
+) -> str | None:
     """The user's webhook (or ``url``, signed with the user's secret)."""
     if user_id is None:
         return None
@@ -110,32 +139,44 @@ def enqueue_for_user(session: Session, user_id: int | None, event: str, data: di
     if not target or hook is None:
         # No endpoint, or no secret the user knows to verify with.
         return None
-    return enqueue(session, user_id=user_id, event=event, url=target, secret=hook.secret,
-                   data=data, now=now)
+    return enqueue(session, user_id=user_id, event=event, url=target, secret=hook.secret, data=data, now=now)
 
 
 def has_secret(session: Session, user_id: int) -> bool:
     return session.get(Webhook, user_id) is not None
 
 
-def message_event(session: Session, message_ids: list[int], event: str,
-                  now: datetime | None = None) -> int:
+def message_event(session: Session, message_ids: list[int], event: str, now: datetime | None = None) -> int:
     """Queue ``event`` for these messages where their sender wants it."""
     if not message_ids:
         return 0
     hooked = set(session.scalars(select(Webhook.user_id).where(Webhook.url != "")))
-    rows = session.execute(select(Message).where(
-        Message.id.in_(message_ids),
-        Message.callback_url.is_not(None) | Message.user_id.in_(hooked or {-1}))).scalars().all()
+    rows = (
+        session.execute(
+            select(Message).where(
+                Message.id.in_(message_ids),
+                Message.callback_url.is_not(None) | Message.user_id.in_(hooked or {-1}),
+            )
+        )
+        .scalars()
+        .all()
+    )
     for m in rows:
         enqueue_for_user(session, m.user_id, event, message_data(m), url=m.callback_url, now=now)
     return len(rows)
 
 
 def message_data(m: Message) -> dict:
-    return {"message_id": m.id, "to": m.recipient, "status": m.status.value, "parts": m.parts,
-            "sent_at": iso_utc(m.sent_at), "finished_at": iso_utc(m.finished_at),
-            "delivery_status": m.delivery_status, "error": m.last_error}
+    return {
+        "message_id": m.id,
+        "to": m.recipient,
+        "status": m.status.value,
+        "parts": m.parts,
+        "sent_at": iso_utc(m.sent_at),
+        "finished_at": iso_utc(m.finished_at),
+        "delivery_status": m.delivery_status,
+        "error": m.last_error,
+    }
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:

@@ -40,8 +40,9 @@ DEFAULT_SERVER = "mysql+pymysql://root@localhost/?unix_socket=/run/mysqld/mysqld
 PASSWORD = "correct horse battery"
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05,
-             what: str = "condition"):
+def wait_for(
+    predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05, what: str = "condition"
+):
     """Poll until ``predicate`` returns something truthy; return it."""
     deadline = time.monotonic() + timeout
     while True:
@@ -64,12 +65,23 @@ def database_url() -> str:
 def settings(database_url, tmp_path_factory):
     root = tmp_path_factory.mktemp("smsbridge")
     return load_settings(
-        env={}, database_url=database_url, state_dir=str(root / "var"),
-        smsdrc_dir=str(root / "smsdrc"), default_region="RU",
-        status_frequency=1, no_sim_backoff=0.2, dispatch_interval=0.5,
-        harvest_interval=0.3, health_interval=0.5, web_workers=2,
-        inbound_interval=0.3, webhook_interval=0.2, webhook_backoff=0.3,
-        webhook_timeout=3.0, webhook_allow_private=True)
+        env={},
+        database_url=database_url,
+        state_dir=str(root / "var"),
+        smsdrc_dir=str(root / "smsdrc"),
+        default_region="RU",
+        status_frequency=1,
+        no_sim_backoff=0.2,
+        dispatch_interval=0.5,
+        harvest_interval=0.3,
+        health_interval=0.5,
+        web_workers=2,
+        inbound_interval=0.3,
+        webhook_interval=0.2,
+        webhook_backoff=0.3,
+        webhook_timeout=3.0,
+        webhook_allow_private=True,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -93,10 +105,12 @@ def scratch_databases(database_url):
     def make() -> str:
         made.append(f"smsbridge_test_{os.getpid()}_{secrets.token_hex(3)}")
         return base.set(database=made[-1]).render_as_string(hide_password=False)
+
     yield make
     # URL.set() keeps a field given None, so build the server URL anew.
-    server = make_engine(URL.create(base.drivername, base.username, base.password, base.host,
-                                    base.port, None, base.query))
+    server = make_engine(
+        URL.create(base.drivername, base.username, base.password, base.host, base.port, None, base.query)
+    )
     try:
         with server.begin() as conn:
             for name in made:
@@ -113,8 +127,11 @@ def sessions(engine):
 @pytest.fixture(autouse=True)
 def clean_database(request, engine):
     """Every test starts from empty tables (Gammu's version row stays)."""
-    if "engine" not in request.fixturenames and "sessions" not in request.fixturenames \
-            and "app" not in request.fixturenames:
+    if (
+        "engine" not in request.fixturenames
+        and "sessions" not in request.fixturenames
+        and "app" not in request.fixturenames
+    ):
         yield
         return
     with engine.begin() as conn:
@@ -140,8 +157,10 @@ def client(app):
 
 def settings_env(settings) -> dict[str, str]:
     """The test settings as the SMSBRIDGE_* variables a process reads."""
-    return {f"SMSBRIDGE_{name.upper()}": str(value).lower() if isinstance(value, bool) else str(value)
-            for name, value in settings.__dict__.items()}
+    return {
+        f"SMSBRIDGE_{name.upper()}": str(value).lower() if isinstance(value, bool) else str(value)
+        for name, value in settings.__dict__.items()
+    }
 
 
 def free_port() -> int:
@@ -176,7 +195,10 @@ class Gateway:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "cli", "run", "--host", "127.0.0.1", "--port", str(self.port)],
             env={**os.environ, **settings_env(settings), **env},
-            stdout=self._output, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=self._output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def wait_listening(self, timeout: float = 30) -> None:
         def listening():
@@ -184,6 +206,7 @@ class Gateway:
                 return urllib.request.urlopen(f"{self.base}/healthz", timeout=1).status == 200
             except OSError:
                 return self.process.poll() is not None and pytest.fail(self.output())
+
         wait_for(listening, timeout=timeout, interval=0.2, what="smsbridge run to listen")
 
     def output(self) -> str:
@@ -240,6 +263,7 @@ def make_user(sessions):
             user.blocked = blocked
             key = users.issue_api_key(session, login)
             return {"login": login, "password": PASSWORD, "key": key, "id": user.id}
+
     return make
 
 
@@ -251,12 +275,14 @@ class Modems:
         self.sessions = sessions
         self.names: list[str] = []
 
-    def add(self, name: str, *, limit: int | None = None, owner: str | None = None,
-            start: bool = True) -> str:
+    def add(
+        self, name: str, *, limit: int | None = None, owner: str | None = None, start: bool = True
+    ) -> str:
         number = f"+7999{sum(map(ord, name)) % 10_000_000:07d}"
         with self.sessions.begin() as session:
-            sims_module.add_sim(session, self.settings, name, number, simulated=True,
-                                monthly_limit=limit, owner=owner)
+            sims_module.add_sim(
+                session, self.settings, name, number, simulated=True, monthly_limit=limit, owner=owner
+            )
         self.names.append(name)
         if start:
             self.start(name)
@@ -269,6 +295,7 @@ class Modems:
     def kill(self, name: str) -> None:
         """A dead modem: the daemon is gone without saying goodbye."""
         import signal
+
         smsd.stop(self.settings, name, sig=signal.SIGKILL)
 
     def receive(self, name: str, sender: str, text: str, *, reverse: bool = False) -> int:
@@ -276,14 +303,24 @@ class Modems:
         the way Gammu's dummy driver stores one (``Type: Deliver``), split
         into concatenated parts when long; gammu-smsd picks it up."""
         import gammu
+
         phone = gammu.StateMachine()
-        phone.SetConfig(0, {"Model": "dummy", "Connection": "none",
-                            "Device": str(smsd.modem_dir(self.settings, name))})
+        phone.SetConfig(
+            0, {"Model": "dummy", "Connection": "none", "Device": str(smsd.modem_dir(self.settings, name))}
+        )
         phone.Init()
         parts = gammu.EncodeSMS({"Entries": [{"ID": "ConcatenatedAutoTextLong", "Buffer": text}]})
-        for part in (reversed(parts) if reverse else parts):
-            part.update({"Folder": 1, "Type": "Deliver", "PDU": "Deliver", "Number": sender,
-                         "SMSC": {"Number": "+79990000000"}, "State": "UnRead"})
+        for part in reversed(parts) if reverse else parts:
+            part.update(
+                {
+                    "Folder": 1,
+                    "Type": "Deliver",
+                    "PDU": "Deliver",
+                    "Number": sender,
+                    "SMSC": {"Number": "+79990000000"},
+                    "State": "UnRead",
+                }
+            )
             phone.AddSMS(part)
         phone.Terminate()
         return len(parts)
@@ -311,6 +348,7 @@ class Receiver:
     def __init__(self, statuses=()):
         import http.server
         import threading
+
         self.requests: list[dict] = []
         self.statuses = list(statuses)
         receiver = self
@@ -343,6 +381,7 @@ def receiver():
     def make(statuses=()):
         made.append(Receiver(statuses))
         return made[-1]
+
     yield make
     for r in made:
         r.close()

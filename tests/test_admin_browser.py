@@ -20,13 +20,22 @@ from tests.conftest import running_gateway, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 # No downloads, no phoning home: the test machine may have no internet.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = os.environ.get("SMSBRIDGE_SCREENSHOTS")
 XSS = "<img src=x onerror=alert(1)>"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason="needs Debian's chromium (scripts/bootstrap.sh installs it)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="needs Debian's chromium (scripts/bootstrap.sh installs it)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +47,7 @@ def server(settings, engine):
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
@@ -49,11 +59,12 @@ def page(browser, server):
     context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)
-    page.dialogs = []       # any alert() the page manages to run lands here
+    page.dialogs = []  # any alert() the page manages to run lands here
 
     def on_dialog(dialog):
         page.dialogs.append(dialog.message)
         dialog.dismiss()
+
     page.on("dialog", on_dialog)
     yield page
     context.close()
@@ -91,7 +102,7 @@ def message_count(sessions) -> int:
 def test_send_form_to_two_numbers_and_watch_them_reach_sent(page, make_user, modems):
     user = make_user(admin=True)
     modems.add("simA", limit=500)
-    modems.add("simB", start=False)          # no daemon: an unhealthy card on the dashboard
+    modems.add("simB", start=False)  # no daemon: an unhealthy card on the dashboard
     log_in(page, user)
     page.goto("/admin/send/")
     page.fill("#to", "+79991234567\n+79991234568")
@@ -106,6 +117,7 @@ def test_send_form_to_two_numbers_and_watch_them_reach_sent(page, make_user, mod
     def both_sent():
         page.goto("/admin/messages/")
         return all(page.inner_text(f'tr[data-id="{i}"] .status') == "sent" for i in ids)
+
     wait_for(both_sent, timeout=30, interval=0.5, what="both messages to show as sent")
     screenshot(page, "archive")
     page.goto(f"/admin/messages/{ids[0]}")

@@ -26,13 +26,21 @@ def wait_inbound(sessions, settings, count=1) -> list[InboundMessage]:
         with sessions.begin() as session:
             rows = session.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
         return rows if len(rows) >= count else None
+
     return wait_for(arrived, what=f"{count} incoming text(s)")
 
 
 def add_rule(sessions, settings, pattern: str, argument: str = "thanks", *, login=None) -> int:
     with sessions.begin() as session:
-        return rules.add_rule(session, settings, login=login, match_kind="keyword", pattern=pattern,
-                              action="reply", argument=argument).id
+        return rules.add_rule(
+            session,
+            settings,
+            login=login,
+            match_kind="keyword",
+            pattern=pattern,
+            action="reply",
+            argument=argument,
+        ).id
 
 
 def rule_order(sessions) -> list[int]:
@@ -45,8 +53,9 @@ def rule_count(sessions) -> int:
         return session.scalar(select(func.count()).select_from(Rule))
 
 
-def test_inbound_page_shows_a_received_text_with_its_rule_outcome(client, make_user, modems,
-                                                                   sessions, settings):
+def test_inbound_page_shows_a_received_text_with_its_rule_outcome(
+    client, make_user, modems, sessions, settings
+):
     alice = make_user("alice")
     modems.add("simA", owner="alice")
     add_rule(sessions, settings, "hours", "Open 9-18, Mon-Sat")
@@ -54,7 +63,7 @@ def test_inbound_page_shows_a_received_text_with_its_rule_outcome(client, make_u
     [inbound] = wait_inbound(sessions, settings)
     log_in(client, alice)
     page = client.get("/admin/inbound/").get_data(as_text=True)
-    row = page[page.index(f'data-id="{inbound.id}"'):]
+    row = page[page.index(f'data-id="{inbound.id}"') :]
     assert "simA" in row and "+79991112233" in row and "Hours today?" in row
     assert 'data-outcome="done"' in row and "-&gt; reply Open 9-18, Mon-Sat" in row
     assert re.search(r"queued message \d+", row)
@@ -83,13 +92,21 @@ def test_a_script_in_an_inbound_text_is_escaped(client, make_user, modems, sessi
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
 
 
-def test_inbound_pages_run_from_the_newest_back_with_an_older_link(client, make_user, sessions,
-                                                                   monkeypatch):
+def test_inbound_pages_run_from_the_newest_back_with_an_older_link(client, make_user, sessions, monkeypatch):
     root = make_user("root", admin=True)
     with sessions.begin() as session:
-        session.add_all(InboundMessage(sim_name="simA", sender="+79991112233", text=f"text {n}", parts=1,
-                                       complete=True, received_at=utcnow(), created_at=utcnow())
-                        for n in range(5))
+        session.add_all(
+            InboundMessage(
+                sim_name="simA",
+                sender="+79991112233",
+                text=f"text {n}",
+                parts=1,
+                complete=True,
+                received_at=utcnow(),
+                created_at=utcnow(),
+            )
+            for n in range(5)
+        )
     with sessions.begin() as session:
         ids = [m.id for m in list_inbound(session, None)]
         assert [m.id for m in list_inbound(session, None, newest_first=True)] == ids[::-1]
@@ -109,14 +126,29 @@ def test_admin_adds_a_keyword_reply_rule_through_the_form(client, make_user, ses
     root = make_user("root", admin=True)
     make_user("alice")
     log_in(client, root)
-    response = post(client, "/admin/rules/add", {"owner": "alice", "match_kind": "keyword",
-                                                 "pattern": "Hours", "action": "reply",
-                                                 "argument": "Open 9-18"}, page="/admin/rules/")
+    response = post(
+        client,
+        "/admin/rules/add",
+        {
+            "owner": "alice",
+            "match_kind": "keyword",
+            "pattern": "Hours",
+            "action": "reply",
+            "argument": "Open 9-18",
+        },
+        page="/admin/rules/",
+    )
     assert response.status_code == 302
     with sessions.begin() as session:
         [rule] = rules.list_rules(session)
-        assert (rule.user.login, rule.match_kind, rule.pattern, rule.action, rule.argument, rule.secret) \
-            == ("alice", "keyword", "hours", "reply", "Open 9-18", None)
+        assert (rule.user.login, rule.match_kind, rule.pattern, rule.action, rule.argument, rule.secret) == (
+            "alice",
+            "keyword",
+            "hours",
+            "reply",
+            "Open 9-18",
+            None,
+        )
     page = client.get("/admin/rules/").get_data(as_text=True)
     assert f'data-rule="{rule.id}"' in page
     assert "[alice] keyword &#39;hours&#39; -&gt; reply Open 9-18" in page
@@ -130,11 +162,11 @@ def test_rules_move_up_and_down_and_are_removed(client, make_user, sessions, set
     assert rule_order(sessions) == [first, third, second]
     post(client, f"/admin/rules/{first}/move/down", page="/admin/rules/")
     assert rule_order(sessions) == [third, first, second]
-    post(client, f"/admin/rules/{third}/move/up", page="/admin/rules/")     # already first
+    post(client, f"/admin/rules/{third}/move/up", page="/admin/rules/")  # already first
     assert rule_order(sessions) == [third, first, second]
     post(client, f"/admin/rules/{first}/remove", page="/admin/rules/")
     assert rule_order(sessions) == [third, second]
-    post(client, f"/admin/rules/{first}/remove", page="/admin/rules/")     # gone already
+    post(client, f"/admin/rules/{first}/remove", page="/admin/rules/")  # gone already
     page = client.get("/admin/rules/").get_data(as_text=True)
     assert f"no rule {first}" in page and rule_order(sessions) == [third, second]
 
@@ -143,17 +175,23 @@ def test_a_user_gets_403_on_the_rules_page(client, make_user, sessions):
     alice = make_user("alice")
     log_in(client, alice)
     assert client.get("/admin/rules/").status_code == 403
-    response = post(client, "/admin/rules/add", {"match_kind": "keyword", "pattern": "hi",
-                                                 "action": "reply", "argument": "hello"})
+    response = post(
+        client,
+        "/admin/rules/add",
+        {"match_kind": "keyword", "pattern": "hi", "action": "reply", "argument": "hello"},
+    )
     assert response.status_code == 403 and rule_count(sessions) == 0
 
 
 def test_a_rule_with_a_bad_regex_shows_the_error_and_stores_nothing(client, make_user, sessions):
     root = make_user("root", admin=True)
     log_in(client, root)
-    response = post(client, "/admin/rules/add", {"owner": "", "match_kind": "regex", "pattern": "order(",
-                                                 "action": "reply", "argument": "thanks"},
-                    page="/admin/rules/")
+    response = post(
+        client,
+        "/admin/rules/add",
+        {"owner": "", "match_kind": "regex", "pattern": "order(", "action": "reply", "argument": "thanks"},
+        page="/admin/rules/",
+    )
     body = response.get_data(as_text=True)
     assert response.status_code == 400 and 'id="error-form"' in body
     assert "not a regular expression" in body and 'value="order("' in body
@@ -164,17 +202,27 @@ def test_a_forward_url_rule_shows_its_secret_once(client, make_user, sessions, r
     root = make_user("root", admin=True)
     hook = receiver()
     log_in(client, root)
-    response = post(client, "/admin/rules/add", {"owner": "", "match_kind": "regex", "pattern": "order",
-                                                 "action": "forward_url", "argument": hook.url},
-                    page="/admin/rules/")
+    response = post(
+        client,
+        "/admin/rules/add",
+        {
+            "owner": "",
+            "match_kind": "regex",
+            "pattern": "order",
+            "action": "forward_url",
+            "argument": hook.url,
+        },
+        page="/admin/rules/",
+    )
     shown = SECRET.search(response.get_data(as_text=True)).group(1)
     with sessions.begin() as session:
         assert session.scalar(select(Rule.secret)) == shown
     assert shown not in client.get("/admin/rules/").get_data(as_text=True)
 
 
-def test_webhook_set_through_the_page_stores_the_url_and_shows_the_secret_once(client, make_user,
-                                                                               sessions, receiver):
+def test_webhook_set_through_the_page_stores_the_url_and_shows_the_secret_once(
+    client, make_user, sessions, receiver
+):
     alice, bob = make_user("alice"), make_user("bob")
     hook = receiver()
     log_in(client, alice)
@@ -190,12 +238,14 @@ def test_webhook_set_through_the_page_stores_the_url_and_shows_the_secret_once(c
     assert shown not in again and hook.url in again
 
 
-def test_a_bad_webhook_url_is_shown_next_to_its_field_and_an_admin_sets_anyones(client, make_user,
-                                                                               sessions, receiver):
+def test_a_bad_webhook_url_is_shown_next_to_its_field_and_an_admin_sets_anyones(
+    client, make_user, sessions, receiver
+):
     root, bob = make_user("root", admin=True), make_user("bob")
     log_in(client, root)
-    response = post(client, "/admin/webhook/", {"login": "bob", "url": "ftp://example.com/x"},
-                    page="/admin/webhook/")
+    response = post(
+        client, "/admin/webhook/", {"login": "bob", "url": "ftp://example.com/x"}, page="/admin/webhook/"
+    )
     body = response.get_data(as_text=True)
     assert response.status_code == 400
     assert re.search(r'id="error-url">URL: must be an http:// or https:// URL<', body)
@@ -210,8 +260,10 @@ def test_a_bad_webhook_url_is_shown_next_to_its_field_and_an_admin_sets_anyones(
 def test_posts_without_the_csrf_token_are_refused(client, make_user, sessions, settings, receiver):
     root = make_user("root", admin=True)
     log_in(client, root)
-    response = client.post("/admin/rules/add", data={"match_kind": "keyword", "pattern": "hi",
-                                                     "action": "reply", "argument": "hello"})
+    response = client.post(
+        "/admin/rules/add",
+        data={"match_kind": "keyword", "pattern": "hi", "action": "reply", "argument": "hello"},
+    )
     assert response.status_code == 400 and "refused" in response.get_data(as_text=True).lower()
     assert client.post("/admin/webhook/", data={"login": "root", "url": receiver().url}).status_code == 400
     first = add_rule(sessions, settings, "one")

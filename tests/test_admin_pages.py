@@ -27,8 +27,10 @@ def csrf(client, path="/admin/login/") -> str:
 
 
 def log_in(client, user: dict):
-    return client.post("/admin/login/", data={"login": user["login"], "password": user["password"],
-                                              "csrf_token": csrf(client)})
+    return client.post(
+        "/admin/login/",
+        data={"login": user["login"], "password": user["password"], "csrf_token": csrf(client)},
+    )
 
 
 def post(client, path: str, data: dict | None = None, page: str = "/admin/"):
@@ -38,8 +40,9 @@ def post(client, path: str, data: dict | None = None, page: str = "/admin/"):
 def queue(sessions, settings, login: str, to="+79991234567", text="hello", attempts=1) -> int:
     with sessions.begin() as session:
         user = session.scalar(select(User).where(User.login == login))
-        return accept(session, user, to, text, SendOptions(attempts=attempts), settings=settings,
-                      source="test").messages[0]["id"]
+        return accept(
+            session, user, to, text, SendOptions(attempts=attempts), settings=settings, source="test"
+        ).messages[0]["id"]
 
 
 @pytest.fixture
@@ -59,8 +62,9 @@ def test_pages_need_a_login_and_the_login_page_logs_in(client, make_user):
     assert client.get("/admin/messages/").status_code == 200
 
 
-def test_a_user_is_kept_out_of_admin_pages_and_other_users_messages(client, make_user, sessions,
-                                                                    settings, sim):
+def test_a_user_is_kept_out_of_admin_pages_and_other_users_messages(
+    client, make_user, sessions, settings, sim
+):
     alice = make_user("alice")
     make_user("bob")
     bobs = queue(sessions, settings, "bob", text="bob's secret")
@@ -84,9 +88,10 @@ def test_posts_without_the_csrf_token_are_refused_but_the_api_needs_none(client,
     response = client.post("/admin/users/add", data={"login": "mallory", "password": "x" * 12})
     assert response.status_code == 400
     assert client.get("/admin/users/").get_data(as_text=True).count("mallory") == 0
-    api = client.post("/smsc", data={"login": user["login"], "pass": user["password"],
-                                     "tel": "+79991234567", "msg": "hi"})
-    assert api.status_code == 403     # refused for having no SIM, not for a missing token
+    api = client.post(
+        "/smsc", data={"login": user["login"], "pass": user["password"], "tel": "+79991234567", "msg": "hi"}
+    )
+    assert api.status_code == 403  # refused for having no SIM, not for a missing token
 
 
 def test_blocking_or_a_new_password_ends_open_sessions(client, make_user, sessions):
@@ -120,15 +125,18 @@ def test_cancel_only_while_queued_and_retry_a_failed_message(client, make_user, 
     failed = queue(sessions, settings, "alice", text="will fail", attempts=2)
     with sessions.begin() as session:
         assert session.get(Message, queued).status == MessageStatus.CANCELLED
-        session.execute(update(Message).where(Message.id == failed).values(
-            status=MessageStatus.FAILED, attempts_made=2, finished_at=utcnow()))
-    post(client, f"/admin/messages/{queued}/cancel")          # a second cancel changes nothing
+        session.execute(
+            update(Message)
+            .where(Message.id == failed)
+            .values(status=MessageStatus.FAILED, attempts_made=2, finished_at=utcnow())
+        )
+    post(client, f"/admin/messages/{queued}/cancel")  # a second cancel changes nothing
     post(client, f"/admin/messages/{failed}/retry")
     with sessions.begin() as session:
         again = session.get(Message, failed)
         assert (again.status, again.attempts_allowed, again.finished_at) == (MessageStatus.QUEUED, 3, None)
         with pytest.raises(ArchiveError):
-            archive.retry(session, failed, None)               # queued, not failed: refused
+            archive.retry(session, failed, None)  # queued, not failed: refused
 
 
 def test_archive_filters_and_csv_export(client, make_user, sessions, settings, sim):
@@ -148,21 +156,28 @@ def test_archive_filters_and_csv_export(client, make_user, sessions, settings, s
 def test_send_form_queues_messages_and_names_the_bad_field(client, make_user, sessions, sim):
     user = make_user()
     log_in(client, user)
-    response = post(client, "/admin/send/", {"to": "+79991234567\n+79991234568", "text": "hello",
-                                             "attempts": "2", "report": "yes"}, page="/admin/send/")
+    response = post(
+        client,
+        "/admin/send/",
+        {"to": "+79991234567\n+79991234568", "text": "hello", "attempts": "2", "report": "yes"},
+        page="/admin/send/",
+    )
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and body.count('class="accepted-id"') == 2
     with sessions.begin() as session:
         stored = session.scalars(select(Message)).all()
         assert [(m.attempts_allowed, m.delivery_report) for m in stored] == [(2, True), (2, True)]
-    response = post(client, "/admin/send/", {"to": "not a number", "text": "hi", "attempts": "1"},
-                    page="/admin/send/")
+    response = post(
+        client, "/admin/send/", {"to": "not a number", "text": "hi", "attempts": "1"}, page="/admin/send/"
+    )
     assert response.status_code == 400 and 'id="error-to"' in response.get_data(as_text=True)
-    response = post(client, "/admin/send/", {"to": "+79991234567", "text": "hi", "attempts": "99"},
-                    page="/admin/send/")
+    response = post(
+        client, "/admin/send/", {"to": "+79991234567", "text": "hi", "attempts": "99"}, page="/admin/send/"
+    )
     assert 'id="error-attempts"' in response.get_data(as_text=True)
-    described = client.post("/admin/send/describe", json={"text": "Привет"},
-                            headers={"X-CSRFToken": csrf(client, "/admin/send/")}).get_json()
+    described = client.post(
+        "/admin/send/describe", json={"text": "Привет"}, headers={"X-CSRFToken": csrf(client, "/admin/send/")}
+    ).get_json()
     assert described == {"encoding": "UCS-2", "parts": 1, "characters": 6}
 
 
@@ -173,20 +188,38 @@ def test_admin_manages_users_sims_and_opt_outs(client, make_user, sessions, sett
     response = post(client, "/admin/users/carol/key")
     key = re.search(r"<code[^>]*>(sb_[^<]+)</code>", response.get_data(as_text=True)).group(1)
     post(client, "/admin/users/carol/block", {"blocked": "1"})
-    post(client, "/admin/sims/add", {"name": "simZ", "number": "+79990000009", "simulated": "on",
-                                     "monthly_limit": "100", "billing_day": "5", "owner": "carol"})
-    post(client, "/admin/sims/simZ/settings", {"monthly_limit": "", "billing_day": "7", "owner": "",
-                                                "delivery_report": "on"})
+    post(
+        client,
+        "/admin/sims/add",
+        {
+            "name": "simZ",
+            "number": "+79990000009",
+            "simulated": "on",
+            "monthly_limit": "100",
+            "billing_day": "5",
+            "owner": "carol",
+        },
+    )
+    post(
+        client,
+        "/admin/sims/simZ/settings",
+        {"monthly_limit": "", "billing_day": "7", "owner": "", "delivery_report": "on"},
+    )
     post(client, "/admin/sims/simZ/enabled", {"enabled": "0"})
     post(client, "/admin/optouts/add", {"phone": "8 999 123-45-67", "reason": "asked by phone"})
     with sessions.begin() as session:
         carol = session.scalar(select(User).where(User.login == "carol"))
         simz = session.scalar(select(Sim).where(Sim.name == "simZ"))
         assert carol.blocked and key.startswith("sb_")
-        assert (simz.monthly_limit, simz.billing_day, simz.owner_id, simz.enabled, simz.delivery_report) \
-            == (None, 7, None, False, True)
+        assert (simz.monthly_limit, simz.billing_day, simz.owner_id, simz.enabled, simz.delivery_report) == (
+            None,
+            7,
+            None,
+            False,
+            True,
+        )
         assert session.get(OptOut, "+79991234567").reason == "asked by phone"
-    assert os.path.exists(os.path.join(settings.smsdrc_dir, "simZ"))   # its gammu-smsd config
+    assert os.path.exists(os.path.join(settings.smsdrc_dir, "simZ"))  # its gammu-smsd config
     post(client, "/admin/optouts/remove", {"phone": "+79991234567", "reason": "changed mind"})
     with sessions.begin() as session:
         assert session.get(OptOut, "+79991234567") is None
@@ -197,11 +230,19 @@ def test_notebook_refuses_writes_and_deletes_nothing(client, make_user, sessions
     queue(sessions, settings, admin["login"])
     log_in(client, admin)
     assert "Parts per SIM this billing month" in client.get("/admin/notebook/").get_data(as_text=True)
-    response = post(client, "/admin/notebook/new", {"title": "oops", "query": "DELETE FROM messages",
-                                                    "chart": ""}, page="/admin/notebook/new")
+    response = post(
+        client,
+        "/admin/notebook/new",
+        {"title": "oops", "query": "DELETE FROM messages", "chart": ""},
+        page="/admin/notebook/new",
+    )
     assert response.status_code == 400 and "only reads" in response.get_data(as_text=True)
-    for sql in ("SELECT 1; DELETE FROM messages", "SELECT * FROM messages FOR UPDATE",
-                "SELECT LOAD_FILE('/etc/passwd')", "SELECT 1 INTO OUTFILE '/tmp/x'"):
+    for sql in (
+        "SELECT 1; DELETE FROM messages",
+        "SELECT * FROM messages FOR UPDATE",
+        "SELECT LOAD_FILE('/etc/passwd')",
+        "SELECT 1 INTO OUTFILE '/tmp/x'",
+    ):
         assert reports.run_sql(engine, sql).error.startswith("refused"), sql
     assert reports.run_sql(engine, "WITH x AS (SELECT 1) DELETE FROM messages").error
     # Past the text check, the read-only transaction is what refuses.
@@ -249,7 +290,7 @@ def test_repeated_failed_logins_are_slowed_down(client, make_user):
     user = make_user()
     for _ in range(6):
         log_in(client, {**user, "password": "wrong password"})
-    response = log_in(client, user)        # the right password, but too soon
+    response = log_in(client, user)  # the right password, but too soon
     assert response.status_code == 401 and "Too many failed logins" in response.get_data(as_text=True)
 
 
@@ -263,23 +304,37 @@ def test_secret_key_is_generated_once_with_mode_0600(settings, tmp_path):
 def test_notebook_cells_are_edited_reordered_and_downloaded(client, make_user, sessions):
     admin = make_user(admin=True)
     log_in(client, admin)
-    client.get("/admin/notebook/")                          # creates the starter cells
+    client.get("/admin/notebook/")  # creates the starter cells
     with sessions.begin() as session:
         first, second = reports.list_cells(session)[:2]
     post(client, f"/admin/notebook/move/{second.id}/up")
-    post(client, f"/admin/notebook/edit/{first.id}", {"title": "Parts, renamed", "chart": ""},
-         page=f"/admin/notebook/edit/{first.id}")
+    post(
+        client,
+        f"/admin/notebook/edit/{first.id}",
+        {"title": "Parts, renamed", "chart": ""},
+        page=f"/admin/notebook/edit/{first.id}",
+    )
     with sessions.begin() as session:
         cells = reports.list_cells(session)
         assert [c.id for c in cells[:2]] == [second.id, first.id]
-        assert (cells[1].title, cells[1].kind, cells[1].query) == ("Parts, renamed", "builtin", "parts_per_sim")
-    post(client, "/admin/notebook/new", {"title": "users", "query": "SELECT login FROM users;",
-                                         "chart": ""}, page="/admin/notebook/new")
+        assert (cells[1].title, cells[1].kind, cells[1].query) == (
+            "Parts, renamed",
+            "builtin",
+            "parts_per_sim",
+        )
+    post(
+        client,
+        "/admin/notebook/new",
+        {"title": "users", "query": "SELECT login FROM users;", "chart": ""},
+        page="/admin/notebook/new",
+    )
     with sessions.begin() as session:
         added = reports.list_cells(session)[-1]
     assert added.query == "SELECT login FROM users;"
-    assert client.get(f"/admin/notebook/cell/{added.id}.csv").get_data(as_text=True).split() == \
-        ["login", admin["login"]]
+    assert client.get(f"/admin/notebook/cell/{added.id}.csv").get_data(as_text=True).split() == [
+        "login",
+        admin["login"],
+    ]
     post(client, f"/admin/notebook/delete/{added.id}")
     with sessions.begin() as session:
         assert added.id not in [c.id for c in reports.list_cells(session)]

@@ -19,7 +19,7 @@ def modules_in_code() -> set[str]:
 
 def modules_in_map() -> set[str]:
     text = DOC.read_text(encoding="utf-8")
-    table = text[text.index("## Module map"):]
+    table = text[text.index("## Module map") :]
     return set(re.findall(r"^\| `([\w/.]+\.py)` \|", table, flags=re.M))
 
 

@@ -27,9 +27,11 @@ from tests.test_sending import queue
 
 def parts_through(sessions, sim_name) -> int:
     with sessions.begin() as session:
-        return session.scalar(select(func.coalesce(func.sum(MessageAttempt.parts), 0))
-                              .join(Sim, Sim.id == MessageAttempt.sim_id)
-                              .where(Sim.name == sim_name))
+        return session.scalar(
+            select(func.coalesce(func.sum(MessageAttempt.parts), 0))
+            .join(Sim, Sim.id == MessageAttempt.sim_id)
+            .where(Sim.name == sim_name)
+        )
 
 
 def test_limit_of_5_parts_holds_with_4_dispatchers_at_once(modems, make_user, sessions, settings):
@@ -67,13 +69,14 @@ def test_limit_of_5_parts_holds_with_4_dispatchers_at_once(modems, make_user, se
     assert statuses.count(MessageStatus.DISPATCHED) == 40
     # Every message is in exactly one outbox row (or already sent from it).
     with sessions.begin() as session:
-        handed = session.scalars(select(Outbox.creator_id)).all() + \
-            session.scalars(select(SentItem.creator_id)).all()
+        handed = (
+            session.scalars(select(Outbox.creator_id)).all()
+            + session.scalars(select(SentItem.creator_id)).all()
+        )
     assert sorted(map(int, handed)) == sorted(ids)
 
 
-def test_when_every_sim_is_full_messages_wait_with_a_reason(modems, make_user, sessions, settings,
-                                                            client):
+def test_when_every_sim_is_full_messages_wait_with_a_reason(modems, make_user, sessions, settings, client):
     user = make_user()
     modems.add("a", limit=2)
     modems.add("b", limit=2)
@@ -81,20 +84,22 @@ def test_when_every_sim_is_full_messages_wait_with_a_reason(modems, make_user, s
     with sessions.begin() as session:
         dispatch(session, settings)
     with sessions.begin() as session:
-        rows = session.execute(select(Message.status, Message.wait_reason)
-                               .where(Message.id.in_(ids))).all()
+        rows = session.execute(select(Message.status, Message.wait_reason).where(Message.id.in_(ids))).all()
     assert sorted(s for s, _ in rows).count(MessageStatus.DISPATCHED) == 4
     waiting = [r for s, r in rows if s == MessageStatus.QUEUED]
     assert waiting == [NO_ROOM, NO_ROOM]
-    view = client.get(f"/api/v1/messages/{ids[-1]}",
-                      headers={"Authorization": f"Bearer {user['key']}"}).get_json()
+    view = client.get(
+        f"/api/v1/messages/{ids[-1]}", headers={"Authorization": f"Bearer {user['key']}"}
+    ).get_json()
     assert view["status"] == "queued" and view["wait_reason"] == NO_ROOM
 
     # Raising a limit lets the waiting messages go.
     with sessions.begin() as session:
         set_limit(session, "a", 10)
-    wait_for(lambda: _dispatched_now(sessions, settings) or _all_dispatched(sessions, ids),
-             what="waiting messages to leave once there is room")
+    wait_for(
+        lambda: _dispatched_now(sessions, settings) or _all_dispatched(sessions, ids),
+        what="waiting messages to leave once there is room",
+    )
 
 
 def _dispatched_now(sessions, settings):
@@ -104,15 +109,18 @@ def _dispatched_now(sessions, settings):
 
 def _all_dispatched(sessions, ids):
     with sessions.begin() as session:
-        return all(s == MessageStatus.DISPATCHED for s in
-                   session.scalars(select(Message.status).where(Message.id.in_(ids))))
+        return all(
+            s == MessageStatus.DISPATCHED
+            for s in session.scalars(select(Message.status).where(Message.id.in_(ids)))
+        )
 
 
-def test_messages_in_a_killed_daemons_outbox_leave_through_the_other_sim(modems, make_user,
-                                                                         sessions, settings):
+def test_messages_in_a_killed_daemons_outbox_leave_through_the_other_sim(
+    modems, make_user, sessions, settings
+):
     make_user()
     modems.add("doomed")
-    modems.kill("doomed")          # dies before it takes anything from its outbox
+    modems.kill("doomed")  # dies before it takes anything from its outbox
     modems.add("survivor", start=False)
     # Both look healthy for a moment: doomed's heartbeat has not expired yet.
     with sessions.begin() as session:
@@ -121,23 +129,27 @@ def test_messages_in_a_killed_daemons_outbox_leave_through_the_other_sim(modems,
     with sessions.begin() as session:
         assert dispatch(session, settings).dispatched == 3
     with sessions.begin() as session:
-        assert session.scalar(select(func.count()).select_from(Outbox)
-                              .where(Outbox.sender_id == "doomed")) == 3
+        assert (
+            session.scalar(select(func.count()).select_from(Outbox).where(Outbox.sender_id == "doomed")) == 3
+        )
         session.execute(update(Sim).where(Sim.name == "survivor").values(enabled=True))
     modems.start("survivor")
 
     def taken_back():
         with sessions.begin() as session:
             return check_health(session).taken_back
+
     wait_for(taken_back, what="the dead SIM's heartbeat to expire and take-back")
     wait_for(lambda: _dispatch_and_count(sessions, settings, ids), what="re-dispatch")
     harvest_until(sessions, ids)
     for message_id in ids:
         assert {p.sender_id for p in sent_parts(sessions, message_id)} == {"survivor"}
     with sessions.begin() as session:
-        outcomes = session.scalars(select(MessageAttempt.outcome)
-                                   .where(MessageAttempt.message_id == ids[0])
-                                   .order_by(MessageAttempt.id)).all()
+        outcomes = session.scalars(
+            select(MessageAttempt.outcome)
+            .where(MessageAttempt.message_id == ids[0])
+            .order_by(MessageAttempt.id)
+        ).all()
         assert outcomes == [AttemptOutcome.TAKEN_BACK, AttemptOutcome.SENT]
         assert session.get(Message, ids[0]).attempts_made == 1
         doomed_usage = session.scalar(select(SimUsage.parts).join(Sim).where(Sim.name == "doomed"))
@@ -147,8 +159,10 @@ def test_messages_in_a_killed_daemons_outbox_leave_through_the_other_sim(modems,
 def _dispatch_and_count(sessions, settings, ids):
     with sessions.begin() as session:
         dispatch(session, settings)
-        return all(s != MessageStatus.QUEUED for s in
-                   session.scalars(select(Message.status).where(Message.id.in_(ids))))
+        return all(
+            s != MessageStatus.QUEUED
+            for s in session.scalars(select(Message.status).where(Message.id.in_(ids)))
+        )
 
 
 class SendRejectedModem:
@@ -160,19 +174,33 @@ class SendRejectedModem:
     @staticmethod
     def reject(session, outbox_id: int) -> None:
         row = session.get(Outbox, outbox_id)
-        session.add(SentItem(id=row.id, sequence_position=1, sending_datetime=row.sending_datetime,
-                             destination_number=row.destination_number, coding=row.coding,
-                             udh=row.udh or "", sms_class=row.sms_class or -1,
-                             text_decoded=row.text_decoded, sender_id=row.sender_id,
-                             status="SendingError", status_error=-1, creator_id=row.creator_id))
+        session.add(
+            SentItem(
+                id=row.id,
+                sequence_position=1,
+                sending_datetime=row.sending_datetime,
+                destination_number=row.destination_number,
+                coding=row.coding,
+                udh=row.udh or "",
+                sms_class=row.sms_class or -1,
+                text_decoded=row.text_decoded,
+                sender_id=row.sender_id,
+                status="SendingError",
+                status_error=-1,
+                creator_id=row.creator_id,
+            )
+        )
         session.query(OutboxMultipart).filter(OutboxMultipart.id == outbox_id).delete()
         session.delete(row)
 
 
 def _pending_outbox_id(sessions, message_id):
     with sessions.begin() as session:
-        return session.scalar(select(MessageAttempt.outbox_id).where(
-            MessageAttempt.message_id == message_id, MessageAttempt.outcome == AttemptOutcome.PENDING))
+        return session.scalar(
+            select(MessageAttempt.outbox_id).where(
+                MessageAttempt.message_id == message_id, MessageAttempt.outcome == AttemptOutcome.PENDING
+            )
+        )
 
 
 def test_sending_error_is_retried_on_another_sim(modems, make_user, sessions, settings):
@@ -189,7 +217,7 @@ def test_sending_error_is_retried_on_another_sim(modems, make_user, sessions, se
         SendRejectedModem.reject(session, _pending_outbox_id(sessions, message_id))
         session.execute(update(Sim).where(Sim.name == "good").values(enabled=True))
     modems.start("good")
-    modems.start("flaky")      # healthy again: the retry must still prefer the other SIM
+    modems.start("flaky")  # healthy again: the retry must still prefer the other SIM
     harvest_until(sessions, [message_id], statuses=(MessageStatus.QUEUED,))
     with sessions.begin() as session:
         assert session.get(Message, message_id).last_error.startswith("SIM flaky")
@@ -198,15 +226,16 @@ def test_sending_error_is_retried_on_another_sim(modems, make_user, sessions, se
         assert dispatch(session, settings).dispatched == 1
     harvest_until(sessions, [message_id])
     assert [(p.sender_id, p.status) for p in sent_parts(sessions, message_id)] == [
-        ("flaky", "SendingError"), ("good", "SendingOKNoReport")]
+        ("flaky", "SendingError"),
+        ("good", "SendingOKNoReport"),
+    ]
 
 
-def test_sending_error_without_attempts_left_fails_and_releases_usage(modems, make_user, sessions,
-                                                                      settings):
+def test_sending_error_without_attempts_left_fails_and_releases_usage(modems, make_user, sessions, settings):
     make_user()
     modems.add("flaky", limit=10)
     modems.kill("flaky")
-    [message_id] = queue(sessions, settings, "alice", "+79991234567", "x" * 300)   # 2 parts
+    [message_id] = queue(sessions, settings, "alice", "+79991234567", "x" * 300)  # 2 parts
     with sessions.begin() as session:
         dispatch(session, settings)
         assert session.scalar(select(SimUsage.parts)) == 2
@@ -226,14 +255,20 @@ class StalledDaemon:
     @staticmethod
     def lease_and_stall(session) -> None:
         from sqlalchemy import text as sql
-        session.execute(sql("UPDATE outbox SET SendingTimeOut = NOW() - INTERVAL 5 SECOND, "
-                            "SendingDateTime = NOW() - INTERVAL 70 SECOND"))
+
+        session.execute(
+            sql(
+                "UPDATE outbox SET SendingTimeOut = NOW() - INTERVAL 5 SECOND, "
+                "SendingDateTime = NOW() - INTERVAL 70 SECOND"
+            )
+        )
 
 
 def test_a_row_the_daemon_leased_is_never_taken_back(modems, make_user, sessions, settings):
     """A stalled daemon may already have handed the text to its modem: after
     its lease expires the row stays with it rather than risk a second copy."""
     from bridge.jobs.harvest import take_back
+
     make_user()
     modems.add("stalled")
     modems.kill("stalled")
@@ -248,22 +283,25 @@ def test_a_row_the_daemon_leased_is_never_taken_back(modems, make_user, sessions
         assert session.get(Message, message_id).status == MessageStatus.DISPATCHED
 
 
-def test_a_text_stuck_on_a_sim_dead_for_long_ends_failed_not_resent(modems, make_user, sessions,
-                                                                    settings):
+def test_a_text_stuck_on_a_sim_dead_for_long_ends_failed_not_resent(modems, make_user, sessions, settings):
     from datetime import timedelta
 
     from bridge.clock import utcnow
     from bridge.jobs.harvest import abandon
+
     make_user()
     modems.add("gone", limit=10)
     modems.kill("gone")
-    [message_id] = queue(sessions, settings, "alice", "+79991234567", "x" * 300)   # 2 parts
+    [message_id] = queue(sessions, settings, "alice", "+79991234567", "x" * 300)  # 2 parts
     with sessions.begin() as session:
         dispatch(session, settings)
     with sessions.begin() as session:
         StalledDaemon.lease_and_stall(session)
-        session.execute(update(Sim).where(Sim.name == "gone").values(
-            healthy=False, health_changed_at=utcnow() - timedelta(seconds=settings.abandon_after + 1)))
+        session.execute(
+            update(Sim)
+            .where(Sim.name == "gone")
+            .values(healthy=False, health_changed_at=utcnow() - timedelta(seconds=settings.abandon_after + 1))
+        )
     with sessions.begin() as session:
         assert abandon(session, after_seconds=settings.abandon_after) == 1
     with sessions.begin() as session:

@@ -8,15 +8,22 @@ import pytest
 from tests.helpers import dispatch_all, harvest_until, sent_parts, stored_counts
 
 
-def test_classic_url_with_two_recipients_leaves_through_two_sims(client, modems, make_user,
-                                                                  sessions, settings):
+def test_classic_url_with_two_recipients_leaves_through_two_sims(
+    client, modems, make_user, sessions, settings
+):
     user = make_user()
     modems.add("simA")
     modems.add("simB")
 
-    response = client.get("/smsc", query_string={
-        "login": user["login"], "pass": user["password"],
-        "tel": "+7 (999) 123-45-67, 89991234568", "msg": "Power is back at the dacha"})
+    response = client.get(
+        "/smsc",
+        query_string={
+            "login": user["login"],
+            "pass": user["password"],
+            "tel": "+7 (999) 123-45-67, 89991234568",
+            "msg": "Power is back at the dacha",
+        },
+    )
 
     assert response.status_code == 200
     body = response.get_json()
@@ -36,8 +43,16 @@ def test_classic_url_with_two_recipients_leaves_through_two_sims(client, modems,
 def test_smsc_php_alias_accepts_post_form(client, modems, make_user):
     user = make_user()
     modems.add("simA", start=False)
-    response = client.post("/smsc.php", data={"login": user["login"], "pass": user["password"],
-                                              "tel": "+79991234567", "msg": "hi", "flash": "1"})
+    response = client.post(
+        "/smsc.php",
+        data={
+            "login": user["login"],
+            "pass": user["password"],
+            "tel": "+79991234567",
+            "msg": "hi",
+            "flash": "1",
+        },
+    )
     assert response.status_code == 200
     assert response.get_json()["success"] is True
 
@@ -45,33 +60,43 @@ def test_smsc_php_alias_accepts_post_form(client, modems, make_user):
 def test_replace_message_is_accepted_but_said_not_applied(client, modems, make_user):
     user = make_user()
     modems.add("simA", start=False)
-    response = client.get("/smsc", query_string={
-        "login": user["login"], "pass": user["password"], "tel": "+79991234567",
-        "msg": "code 1234", "replacemessages_id": "7"})
+    response = client.get(
+        "/smsc",
+        query_string={
+            "login": user["login"],
+            "pass": user["password"],
+            "tel": "+79991234567",
+            "msg": "code 1234",
+            "replacemessages_id": "7",
+        },
+    )
     assert response.status_code == 200
     assert "replacemessages_id is not applied" in response.get_json()["description"]
 
 
-@pytest.mark.parametrize("change, status, field", [
-    ({"tel": None}, 400, "tel"),
-    ({"msg": None}, 400, "msg"),
-    ({"tel": "+79991234567,not-a-number"}, 400, "tel"),
-    ({"tel": "+7999"}, 400, "tel"),
-    ({"msg": "x" * 100_000}, 400, "msg"),
-    ({"attempts": "many"}, 400, "attempts"),
-    ({"attempts": "99"}, 400, "attempts"),
-    ({"flash": "maybe"}, 400, "flash"),
-    ({"login": None}, 400, "login"),
-    ({"pass": None}, 400, "pass"),
-    ({"pass": "wrong password"}, 401, None),
-    ({"login": "nobody"}, 401, None),
-])
-def test_bad_classic_input_gets_a_clear_error_and_stores_nothing(client, modems, make_user,
-                                                                 sessions, change, status, field):
+@pytest.mark.parametrize(
+    "change, status, field",
+    [
+        ({"tel": None}, 400, "tel"),
+        ({"msg": None}, 400, "msg"),
+        ({"tel": "+79991234567,not-a-number"}, 400, "tel"),
+        ({"tel": "+7999"}, 400, "tel"),
+        ({"msg": "x" * 100_000}, 400, "msg"),
+        ({"attempts": "many"}, 400, "attempts"),
+        ({"attempts": "99"}, 400, "attempts"),
+        ({"flash": "maybe"}, 400, "flash"),
+        ({"login": None}, 400, "login"),
+        ({"pass": None}, 400, "pass"),
+        ({"pass": "wrong password"}, 401, None),
+        ({"login": "nobody"}, 401, None),
+    ],
+)
+def test_bad_classic_input_gets_a_clear_error_and_stores_nothing(
+    client, modems, make_user, sessions, change, status, field
+):
     user = make_user()
     modems.add("simA", start=False)
-    params = {"login": user["login"], "pass": user["password"], "tel": "+79991234567",
-              "msg": "hello"}
+    params = {"login": user["login"], "pass": user["password"], "tel": "+79991234567", "msg": "hello"}
     params.update(change)
     params = {k: v for k, v in params.items() if v is not None}
 
@@ -88,8 +113,10 @@ def test_bad_classic_input_gets_a_clear_error_and_stores_nothing(client, modems,
 def test_blocked_user_is_refused(client, modems, make_user, sessions):
     user = make_user(blocked=True)
     modems.add("simA", start=False)
-    response = client.get("/smsc", query_string={"login": user["login"], "pass": user["password"],
-                                                 "tel": "+79991234567", "msg": "hi"})
+    response = client.get(
+        "/smsc",
+        query_string={"login": user["login"], "pass": user["password"], "tel": "+79991234567", "msg": "hi"},
+    )
     assert response.status_code == 403
     assert response.get_json() == {"success": False, "description": "user is blocked"}
     assert stored_counts(sessions) == (0, 0, 0)
@@ -99,8 +126,10 @@ def test_user_without_a_sim_is_refused(client, modems, make_user, sessions):
     user = make_user("alice")
     make_user("bob")
     modems.add("bobs-sim", owner="bob", start=False)
-    response = client.get("/smsc", query_string={"login": user["login"], "pass": user["password"],
-                                                 "tel": "+79991234567", "msg": "hi"})
+    response = client.get(
+        "/smsc",
+        query_string={"login": user["login"], "pass": user["password"], "tel": "+79991234567", "msg": "hi"},
+    )
     assert response.status_code == 403
     assert "no SIM" in response.get_json()["description"]
     assert stored_counts(sessions) == (0, 0, 0)

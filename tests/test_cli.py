@@ -18,15 +18,30 @@ def invoke(runner, *args, input=None):
 
 
 def test_user_sim_and_send_provisioning_round_trip(runner, sessions, settings, modems):
-    assert invoke(runner, "user", "add", "shop", "--password-stdin",
-                  input="long enough password\n").exit_code == 0
+    assert (
+        invoke(runner, "user", "add", "shop", "--password-stdin", input="long enough password\n").exit_code
+        == 0
+    )
     token = invoke(runner, "user", "token", "shop")
     key = token.output.split()[-1]
     assert key.startswith("sb_") and len(key) > 30
 
-    added = invoke(runner, "sim", "add", "mts1", "--number", "8 (916) 123-45-67",
-                   "--device", "/dev/ttyUSB4", "--monthly-limit", "3000", "--billing-day", "5",
-                   "--user", "shop")
+    added = invoke(
+        runner,
+        "sim",
+        "add",
+        "mts1",
+        "--number",
+        "8 (916) 123-45-67",
+        "--device",
+        "/dev/ttyUSB4",
+        "--monthly-limit",
+        "3000",
+        "--billing-day",
+        "5",
+        "--user",
+        "shop",
+    )
     assert added.exit_code == 0, added.output
     config = config_path(settings, "mts1").read_text()
     assert "PhoneID = mts1" in config and "device = /dev/ttyUSB4" in config
@@ -39,8 +54,7 @@ def test_user_sim_and_send_provisioning_round_trip(runner, sessions, settings, m
     listing = invoke(runner, "sim", "list")
     assert "mts1" in listing.output and "0/3000" in listing.output and "UNHEALTHY" in listing.output
 
-    sent = invoke(runner, "send", "--to", "+79991234567,+79991234568", "--text", "hi",
-                  "--user", "shop")
+    sent = invoke(runner, "send", "--to", "+79991234567,+79991234568", "--text", "hi", "--user", "shop")
     assert sent.exit_code == 0 and sent.output.count("queued") == 2
 
 
@@ -50,8 +64,9 @@ def test_operator_mistakes_are_one_clear_line(runner, sessions, make_user):
     assert duplicate.exit_code == 1 and "already exists" in duplicate.output
     short = invoke(runner, "user", "add", "bob", "--password-stdin", input="short\n")
     assert "at least 8" in short.output
-    both = invoke(runner, "sim", "add", "x", "--number", "+79161234567", "--device", "/dev/ttyUSB0",
-                  "--simulated")
+    both = invoke(
+        runner, "sim", "add", "x", "--number", "+79161234567", "--device", "/dev/ttyUSB0", "--simulated"
+    )
     assert both.exit_code == 1 and "either a device" in both.output
     bad_number = invoke(runner, "sim", "add", "x", "--number", "12", "--simulated")
     assert "SIM number" in bad_number.output
@@ -113,8 +128,17 @@ def test_committed_bridge_sql_is_what_the_models_generate(engine):
 def test_rules_are_added_listed_moved_and_removed(runner, sessions, make_user):
     make_user("shop")
     assert invoke(runner, "rule", "add", "--keyword", "hours", "--reply", "9-18").exit_code == 0
-    added = invoke(runner, "rule", "add", "--user", "shop", "--regex", "price|цена",
-                   "--forward-url", "http://127.0.0.1:9/hook")
+    added = invoke(
+        runner,
+        "rule",
+        "add",
+        "--user",
+        "shop",
+        "--regex",
+        "price|цена",
+        "--forward-url",
+        "http://127.0.0.1:9/hook",
+    )
     assert added.exit_code == 0 and "signed" in added.output
     listing = invoke(runner, "rule", "list").output.splitlines()
     assert listing[0].startswith("1. #") and "'hours' -> reply 9-18" in listing[0]
@@ -131,6 +155,7 @@ def test_rules_are_added_listed_moved_and_removed(runner, sessions, make_user):
 
 def test_opt_out_list_keeps_who_when_and_why(runner, sessions):
     from bridge.optouts import history
+
     assert "added" in invoke(runner, "optout", "add", "8 999 111-22-33", "--reason", "asked by phone").output
     assert "+79991112233" in invoke(runner, "optout", "list").output
     assert "removed" in invoke(runner, "optout", "remove", "+79991112233", "--reason", "texted us").output

@@ -44,20 +44,37 @@ class PrivateMariaDB:
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         as_root = ["--user=root"] if os.geteuid() == 0 else []
-        subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={root / 'data'}",
-                        "--auth-root-authentication-method=normal", "--skip-test-db", *as_root],
-                       check=True, capture_output=True)
-        self._command = [MARIADBD, "--no-defaults", f"--datadir={root / 'data'}",
-                         f"--socket={self.socket}", f"--port={self.port}", "--bind-address=127.0.0.1",
-                         f"--pid-file={root / 'mysqld.pid'}", f"--log-error={root / 'error.log'}",
-                         "--innodb-buffer-pool-size=32M", "--skip-name-resolve", *as_root]
+        subprocess.run(
+            [
+                "mariadb-install-db",
+                "--no-defaults",
+                f"--datadir={root / 'data'}",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                *as_root,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        self._command = [
+            MARIADBD,
+            "--no-defaults",
+            f"--datadir={root / 'data'}",
+            f"--socket={self.socket}",
+            f"--port={self.port}",
+            "--bind-address=127.0.0.1",
+            f"--pid-file={root / 'mysqld.pid'}",
+            f"--log-error={root / 'error.log'}",
+            "--innodb-buffer-pool-size=32M",
+            "--skip-name-resolve",
+            *as_root,
+        ]
 
     def url(self, database: str) -> str:
         return f"mysql+pymysql://root@localhost/{database}?unix_socket={self.socket}"
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self._command, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(self._command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(self._answers, timeout=60, interval=0.2, what="the private MariaDB to answer")
 
     def _answers(self) -> bool:
@@ -115,10 +132,15 @@ class SteadyClient:
         while not self._stop.is_set():
             phase, started = self.phase, time.monotonic()
             request = urllib.request.Request(
-                f"{self.base}/api/v1/messages", method="POST",
+                f"{self.base}/api/v1/messages",
+                method="POST",
                 data=json.dumps({"to": "+79991234567", "text": "still here?"}).encode(),
-                headers={"Authorization": f"Bearer {self.key}", "Content-Type": "application/json",
-                         "Idempotency-Key": uuid.uuid4().hex})
+                headers={
+                    "Authorization": f"Bearer {self.key}",
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": uuid.uuid4().hex,
+                },
+            )
             try:
                 with urllib.request.urlopen(request, timeout=30) as response:
                     status, body, retry = response.status, json.loads(response.read()), None
@@ -129,8 +151,12 @@ class SteadyClient:
             self._stop.wait(self.interval)
 
     def wait_for(self, phase: str, status: int, timeout: float = 60) -> None:
-        wait_for(lambda: any(a.phase == phase and a.status == status for a in self.answers),
-                 timeout=timeout, interval=0.1, what=f"a {status} answer while {phase}")
+        wait_for(
+            lambda: any(a.phase == phase and a.status == status for a in self.answers),
+            timeout=timeout,
+            interval=0.1,
+            what=f"a {status} answer while {phase}",
+        )
 
     def stop(self) -> None:
         self._stop.set()
@@ -141,7 +167,7 @@ class SteadyClient:
 def private_db():
     if MARIADBD is None:
         pytest.skip("mariadbd is not installed here (the test starts a MariaDB server of its own)")
-    root = Path(tempfile.mkdtemp(prefix="sbdb-"))   # short: a socket path has at most 107 bytes
+    root = Path(tempfile.mkdtemp(prefix="sbdb-"))  # short: a socket path has at most 107 bytes
     server = PrivateMariaDB(root)
     server.start()
     yield server
@@ -151,8 +177,13 @@ def private_db():
 
 def test_database_outage_answers_503_loses_nothing_and_recovers(private_db, settings, tmp_path):
     url = private_db.url("smsbridge_outage")
-    settings = dataclasses.replace(settings, database_url=url, db_timeout=DB_TIMEOUT,
-                                   state_dir=str(tmp_path / "var"), smsdrc_dir=str(tmp_path / "smsdrc"))
+    settings = dataclasses.replace(
+        settings,
+        database_url=url,
+        db_timeout=DB_TIMEOUT,
+        state_dir=str(tmp_path / "var"),
+        smsdrc_dir=str(tmp_path / "smsdrc"),
+    )
     create_database_if_missing(url)
     engine = make_engine(url)
     init_schema(engine)
@@ -189,14 +220,17 @@ def test_database_outage_answers_503_loses_nothing_and_recovers(private_db, sett
         client.stop()
 
         assert gateway.process.poll() is None, "the gateway did not survive the outage"
-        assert health == (503, {"status": "unavailable",
-                                "database": "the database is unavailable; try again later"})
+        assert health == (
+            503,
+            {"status": "unavailable", "database": "the database is unavailable; try again later"},
+        )
         refused = [a for a in client.answers if a.status != 202]
         assert {a.status for a in refused} == {503}, [(a.phase, a.status, a.body) for a in refused]
         for answer in refused:
             assert answer.retry_after == "5"
-            assert answer.body == {"error": {"status": 503, "message":
-                                             "the database is unavailable; try again later"}}
+            assert answer.body == {
+                "error": {"status": 503, "message": "the database is unavailable; try again later"}
+            }
         # A frozen server holds a call for db_timeout at most, twice (the pool's
         # liveness ping, then a fresh connection's handshake): bounded, not 20 s.
         slowest = max(a.seconds for a in client.answers if a.phase == "frozen")
@@ -210,6 +244,7 @@ def test_database_outage_answers_503_loses_nothing_and_recovers(private_db, sett
             with sessions.begin() as session:
                 statuses = session.scalars(select(Message.status).where(Message.id.in_(accepted))).all()
             return len(statuses) == len(accepted) and set(statuses) == {MessageStatus.SENT}
+
         wait_for(all_sent, timeout=60, interval=0.5, what=f"all {len(accepted)} accepted messages to be sent")
     finally:
         client.stop()
@@ -219,7 +254,7 @@ def test_database_outage_answers_503_loses_nothing_and_recovers(private_db, sett
         engine.dispose()
     output = gateway.output()
     assert "Traceback" not in output, output
-    assert "database unavailable" in output          # said once, not per request
+    assert "database unavailable" in output  # said once, not per request
 
 
 def _healthy(sessions) -> list[str]:

@@ -92,8 +92,11 @@ def rows_of_every_table(engine: Engine, columns_of: dict | None = None) -> dict[
         names = list(columns_of) if columns_of else inspect(conn).get_table_names()
         found = {}
         for name in names:
-            columns = (columns_of[name][0] if columns_of
-                       else tuple(c["name"] for c in inspect(conn).get_columns(name)))
+            columns = (
+                columns_of[name][0]
+                if columns_of
+                else tuple(c["name"] for c in inspect(conn).get_columns(name))
+            )
             query = select(*[column(c) for c in columns]).select_from(table(name))
             found[name] = (columns, sorted(map(tuple, conn.execute(query).all()), key=repr))
         return found
@@ -102,9 +105,12 @@ def rows_of_every_table(engine: Engine, columns_of: dict | None = None) -> dict[
 def create_statements(engine: Engine, names) -> dict[str, str]:
     """SHOW CREATE TABLE of each table, without the AUTO_INCREMENT counter."""
     with engine.connect() as conn:
-        return {name: re.sub(r" AUTO_INCREMENT=\d+", "",
-                             conn.execute(text(f"SHOW CREATE TABLE `{name}`")).one()[1])
-                for name in names}
+        return {
+            name: re.sub(
+                r" AUTO_INCREMENT=\d+", "", conn.execute(text(f"SHOW CREATE TABLE `{name}`")).one()[1]
+            )
+            for name in names
+        }
 
 
 @pytest.fixture
@@ -116,6 +122,7 @@ def scratch_engine(scratch_databases):
         schema.create_database_if_missing(url)
         engines.append(make_engine(url))
         return engines[-1]
+
     yield make
     for engine in engines:
         engine.dispose()
@@ -125,22 +132,25 @@ def scratch_engine(scratch_databases):
 def previous_release(scratch_engine):
     """A database as smsbridge 0.1.0's `db init` left it, with rows in every table."""
     engine = scratch_engine()
-    load(engine, [*schema.gammu_statements(), *schema.sql_statements(PREVIOUS_RELEASE_SQL),
-                  *PREVIOUS_RELEASE_ROWS])
+    load(
+        engine,
+        [*schema.gammu_statements(), *schema.sql_statements(PREVIOUS_RELEASE_SQL), *PREVIOUS_RELEASE_ROWS],
+    )
     return engine
 
 
 @pytest.fixture
 def on_database(runner, monkeypatch):
     """Point the CLI (through ``runner``) at another database."""
+
     def point(engine: Engine) -> None:
         monkeypatch.setenv("SMSBRIDGE_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+
     return point
 
 
 @pytest.mark.parametrize("command", ["init", "upgrade"])
-def test_a_database_of_the_previous_release_keeps_every_row(previous_release, runner, on_database,
-                                                            command):
+def test_a_database_of_the_previous_release_keeps_every_row(previous_release, runner, on_database, command):
     before = rows_of_every_table(previous_release)
     bridge_tables = migrations.target_metadata().tables
     assert all(before[name][1] for name in bridge_tables), "every bridge table should hold rows"
@@ -156,8 +166,7 @@ def test_a_database_of_the_previous_release_keeps_every_row(previous_release, ru
     assert invoke(runner, "db", "status").output.endswith("up to date\n")
 
 
-def test_tables_unlike_the_previous_release_are_refused_and_left_alone(previous_release, runner,
-                                                                       on_database):
+def test_tables_unlike_the_previous_release_are_refused_and_left_alone(previous_release, runner, on_database):
     # What a development version before 0.1.0 left: a column short.
     load(previous_release, ["ALTER TABLE messages DROP COLUMN callback_url"])
     on_database(previous_release)
@@ -184,16 +193,24 @@ def test_migrations_build_exactly_what_the_models_declare(engine):
         assert migrations.differences(conn, migrations.target_metadata()) == []
 
 
-@pytest.mark.parametrize("change, reported", [
-    ("ALTER TABLE sims MODIFY number VARCHAR(30) NOT NULL", "modify_type sims.number"),
-    ("ALTER TABLE users ALTER created_at DROP DEFAULT", "modify_default users.created_at"),
-    ("ALTER TABLE messages DROP INDEX ix_messages_claim, "
-     "ADD INDEX ix_messages_claim (status, priority, due_at, id)", "index messages.ix_messages_claim"),
-    ("ALTER TABLE messages DROP INDEX ix_messages_user_created, "
-     "ADD INDEX ix_messages_user_created (user_id, created_at DESC)",
-     "change_index_order messages.ix_messages_user_created"),
-    ("ALTER TABLE outbox ADD COLUMN Note TEXT", None),    # Gammu's: not the migrations' business
-])
+@pytest.mark.parametrize(
+    "change, reported",
+    [
+        ("ALTER TABLE sims MODIFY number VARCHAR(30) NOT NULL", "modify_type sims.number"),
+        ("ALTER TABLE users ALTER created_at DROP DEFAULT", "modify_default users.created_at"),
+        (
+            "ALTER TABLE messages DROP INDEX ix_messages_claim, "
+            "ADD INDEX ix_messages_claim (status, priority, due_at, id)",
+            "index messages.ix_messages_claim",
+        ),
+        (
+            "ALTER TABLE messages DROP INDEX ix_messages_user_created, "
+            "ADD INDEX ix_messages_user_created (user_id, created_at DESC)",
+            "change_index_order messages.ix_messages_user_created",
+        ),
+        ("ALTER TABLE outbox ADD COLUMN Note TEXT", None),  # Gammu's: not the migrations' business
+    ],
+)
 def test_the_comparison_sees_what_mariadb_reflects_poorly(scratch_engine, change, reported):
     database = scratch_engine()
     schema.init_schema(database)
@@ -235,8 +252,10 @@ def test_services_refuse_a_database_a_newer_release_migrated(engine, runner):
         assert result.exit_code == 1 and "9999, which this smsbridge does not know" in result.output
     finally:
         with engine.begin() as conn:
-            conn.execute(text(f"UPDATE {migrations.VERSION_TABLE} SET version_num = :head"),
-                         {"head": migrations.head_revision()})
+            conn.execute(
+                text(f"UPDATE {migrations.VERSION_TABLE} SET version_num = :head"),
+                {"head": migrations.head_revision()},
+            )
 
 
 def test_upgrade_wants_an_initialised_database(scratch_engine, runner, on_database):

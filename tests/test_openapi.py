@@ -45,8 +45,9 @@ class Contract:
 
     def validate(self, value, schema: dict) -> None:
         # The refs point into the document: validate with it as the root.
-        jsonschema.validate(value, {**schema, "components": self.document["components"]},
-                            cls=jsonschema.Draft202012Validator)
+        jsonschema.validate(
+            value, {**schema, "components": self.document["components"]}, cls=jsonschema.Draft202012Validator
+        )
 
     def _resolve(self, reply: dict) -> dict:
         if "$ref" in reply:
@@ -82,31 +83,42 @@ def test_request_schemas_are_the_validating_models():
     assert schemas["SendRequest"]["additionalProperties"] is False
     assert schemas["SendRequest"]["required"] == ["to", "text"]
     assert set(schemas["SendRequest"]["properties"]) == {
-        "to", "text", "flash", "attempts", "priority", "send_at", "valid_for", "delivery_report",
-        "callback_url"}
+        "to",
+        "text",
+        "flash",
+        "attempts",
+        "priority",
+        "send_at",
+        "valid_for",
+        "delivery_report",
+        "callback_url",
+    }
 
 
-@pytest.mark.parametrize("body, field, message", [
-    ({"to": "+79991234567", "text": "x", "attempts": "3"}, "attempts", "must be an integer"),
-    ({"to": "+79991234567", "text": "x", "attempts": 3.0}, "attempts", "must be an integer"),
-    ({"to": "+79991234567", "text": "x", "flash": 1}, "flash", "must be a boolean"),
-    ({"to": "+79991234567", "text": None}, "text", "a message text is required"),
-    ({"to": ["+79991234567", 7], "text": "x"}, "to",
-     "a phone number, a comma-separated string or a list of them"),
-    ({"to": 7, "text": 7, "zebra": 1, "apple": 1}, "apple", "unknown field"),
-    ({"to": "+79991234567", "text": "x", "priority": 10}, "priority", "must be between 0 and 9"),
-])
-def test_refused_fields_are_named_in_the_projects_words(client, make_user, modems, body, field,
-                                                        message):
+@pytest.mark.parametrize(
+    "body, field, message",
+    [
+        ({"to": "+79991234567", "text": "x", "attempts": "3"}, "attempts", "must be an integer"),
+        ({"to": "+79991234567", "text": "x", "attempts": 3.0}, "attempts", "must be an integer"),
+        ({"to": "+79991234567", "text": "x", "flash": 1}, "flash", "must be a boolean"),
+        ({"to": "+79991234567", "text": None}, "text", "a message text is required"),
+        (
+            {"to": ["+79991234567", 7], "text": "x"},
+            "to",
+            "a phone number, a comma-separated string or a list of them",
+        ),
+        ({"to": 7, "text": 7, "zebra": 1, "apple": 1}, "apple", "unknown field"),
+        ({"to": "+79991234567", "text": "x", "priority": 10}, "priority", "must be between 0 and 9"),
+    ],
+)
+def test_refused_fields_are_named_in_the_projects_words(client, make_user, modems, body, field, message):
     user = make_user()
-    response = client.post("/api/v1/messages", json=body,
-                           headers={"Authorization": f"Bearer {user['key']}"})
+    response = client.post("/api/v1/messages", json=body, headers={"Authorization": f"Bearer {user['key']}"})
     assert response.status_code == 400
     assert response.get_json() == {"error": {"status": 400, "message": message, "field": field}}
 
 
-def test_answers_of_the_real_api_fit_the_document(client, modems, make_user, sessions, settings,
-                                                  receiver):
+def test_answers_of_the_real_api_fit_the_document(client, modems, make_user, sessions, settings, receiver):
     api = Contract(client)
     alice, admin = make_user("alice"), make_user("root", admin=True)
     blocked = make_user("bob", blocked=True)
@@ -117,30 +129,40 @@ def test_answers_of_the_real_api_fit_the_document(client, modems, make_user, ses
 
     api.check(client.get("/healthz"), "get", "/healthz")
     api.check(client.get("/api/v1/openapi.json"), "get", "/api/v1/openapi.json")
-    webhook = api.check(client.put("/api/v1/webhook", headers=auth, json={"url": hook.url}),
-                        "put", "/api/v1/webhook")
+    webhook = api.check(
+        client.put("/api/v1/webhook", headers=auth, json={"url": hook.url}), "put", "/api/v1/webhook"
+    )
     api.check(client.put("/api/v1/webhook", headers=auth, json={"url": 5}), "put", "/api/v1/webhook")
 
     messages = "/api/v1/messages"
     body = {"to": "+79991234567,+79991234568", "text": "Order 42 is ready", "send_at": None}
-    [first, second] = api.check(client.post(messages, headers={**auth, "Idempotency-Key": "k"}, json=body),
-                           "post", messages).get_json()
+    [first, second] = api.check(
+        client.post(messages, headers={**auth, "Idempotency-Key": "k"}, json=body), "post", messages
+    ).get_json()
     api.check(client.post(messages, headers={**auth, "Idempotency-Key": "k"}, json=body), "post", messages)
-    api.check(client.post(messages, headers={**auth, "Idempotency-Key": "k"}, json={**body, "text": "2"}),
-              "post", messages)
+    api.check(
+        client.post(messages, headers={**auth, "Idempotency-Key": "k"}, json={**body, "text": "2"}),
+        "post",
+        messages,
+    )
     api.check(client.post(messages, headers=auth, json={"to": "+7"}), "post", messages)
     api.check(client.post(messages, json=body), "post", messages)
-    api.check(client.post(messages, headers={"Authorization": f"Bearer {blocked['key']}"}, json=body),
-              "post", messages)
+    api.check(
+        client.post(messages, headers={"Authorization": f"Bearer {blocked['key']}"}, json=body),
+        "post",
+        messages,
+    )
     dispatch_all(sessions, settings)
-    harvest_until(sessions, [first["id"], second["id"]])       # sms:sent, twice
+    harvest_until(sessions, [first["id"], second["id"]])  # sms:sent, twice
     one = "/api/v1/messages/{message_id}"
     view = api.check(client.get(f"{messages}/{first['id']}", headers=auth), "get", one).get_json()
     assert view["history"], "a dispatched message shows its hand-off"
     api.check(client.get(f"{messages}/999999", headers=auth), "get", one)
 
-    sims = wait_for(lambda: (r := client.get("/api/v1/sims", headers=auth)).get_json()[0]["signal"] != -1
-                    and r, what="the daemon's first status refresh")
+    sims = wait_for(
+        lambda: (r := client.get("/api/v1/sims", headers=auth)).get_json()[0]["signal"] != -1 and r,
+        what="the daemon's first status refresh",
+    )
     api.check(sims, "get", "/api/v1/sims")
 
     # STOP puts the sender on the opt-out list: a rule result, and an opt-out from `sms`.
@@ -149,8 +171,10 @@ def test_answers_of_the_real_api_fit_the_document(client, modems, make_user, ses
     page = api.check(client.get("/api/v1/inbound", headers=as_admin), "get", "/api/v1/inbound")
     assert page.get_json()["items"][0]["rules"]
     api.check(client.get("/api/v1/inbound?limit=0", headers=auth), "get", "/api/v1/inbound")
-    wait_for(lambda: webhook_pass(sessions, settings) and len(hook.requests) >= 3,
-             what="the sms:sent and sms:received webhooks")
+    wait_for(
+        lambda: webhook_pass(sessions, settings) and len(hook.requests) >= 3,
+        what="the sms:sent and sms:received webhooks",
+    )
     for post in hook.requests:
         event = post["headers"]["X-Smsbridge-Event"]
         request_body = api.document["webhooks"][event]["post"]["requestBody"]["content"]
@@ -160,8 +184,9 @@ def test_answers_of_the_real_api_fit_the_document(client, modems, make_user, ses
     assert webhook.get_json()["events"] == list(api.document["webhooks"])
 
     optouts, one_optout = "/api/v1/optouts", "/api/v1/optouts/{phone}"
-    api.check(client.post(optouts, headers=auth, json={"phone": "+79991112244", "reason": "asked"}),
-              "post", optouts)
+    api.check(
+        client.post(optouts, headers=auth, json={"phone": "+79991112244", "reason": "asked"}), "post", optouts
+    )
     api.check(client.post(optouts, headers=auth, json={"phone": "+79991112244"}), "post", optouts)
     api.check(client.post(optouts, headers=auth, json={"phone": "12"}), "post", optouts)
     listing = api.check(client.get(optouts, headers=as_admin), "get", optouts).get_json()

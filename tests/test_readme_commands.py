@@ -38,7 +38,7 @@ def check(command: str) -> None:
             alternatives = word.split("|")
             for alternative in alternatives:
                 assert alternative in current.commands, f"{command!r}: no command {alternative!r}"
-            if len(alternatives) > 1:      # `a|b|c`: each checked; their options are not shown
+            if len(alternatives) > 1:  # `a|b|c`: each checked; their options are not shown
                 return
             current = current.commands[word]
             options_allowed = {opt for p in current.params for opt in p.opts} | {"--help"}

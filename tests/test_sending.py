@@ -20,8 +20,9 @@ def queue(sessions, settings, login, to, text, **options):
     return [m["id"] for m in result.messages]
 
 
-def test_200_cyrillic_characters_leave_as_3_ucs2_parts_with_matching_udh(modems, make_user,
-                                                                        sessions, settings):
+def test_200_cyrillic_characters_leave_as_3_ucs2_parts_with_matching_udh(
+    modems, make_user, sessions, settings
+):
     make_user()
     modems.add("simA")
     text = ("Привет! Заказ №42 готов к выдаче. " * 7)[:200]
@@ -48,13 +49,17 @@ def test_flash_message_is_sent_as_class_0(modems, make_user, sessions, settings)
     assert [p.sms_class for p in sent_parts(sessions, plain_id)] == [-1]
 
 
-def test_quotes_markup_format_strings_and_emoji_arrive_byte_for_byte(modems, make_user, sessions,
-                                                                     settings, client):
+def test_quotes_markup_format_strings_and_emoji_arrive_byte_for_byte(
+    modems, make_user, sessions, settings, client
+):
     user = make_user()
     modems.add("simA")
     text = "It's \"quoted\" <script>alert('x')</script> %s %d {0} `rm -rf` \\ 😀🚀 ё"
-    response = client.post("/api/v1/messages", json={"to": "+79991234567", "text": text},
-                           headers={"Authorization": f"Bearer {user['key']}"})
+    response = client.post(
+        "/api/v1/messages",
+        json={"to": "+79991234567", "text": text},
+        headers={"Authorization": f"Bearer {user['key']}"},
+    )
     [accepted] = response.get_json()
     with sessions.begin() as session:
         assert session.get(Message, accepted["id"]).text == text
@@ -63,8 +68,7 @@ def test_quotes_markup_format_strings_and_emoji_arrive_byte_for_byte(modems, mak
     assert "".join(p.text_decoded for p in sent_parts(sessions, accepted["id"])) == text
 
 
-def test_opted_out_recipient_ends_opted_out_without_an_outbox_row(modems, make_user, sessions,
-                                                                  settings):
+def test_opted_out_recipient_ends_opted_out_without_an_outbox_row(modems, make_user, sessions, settings):
     make_user()
     modems.add("simA", start=False)
     with sessions.begin() as session:

@@ -46,13 +46,13 @@ def queue_many(sessions, settings, login: str, count: int) -> None:
 
 def dispatched_count(sessions) -> int:
     with sessions.begin() as session:
-        return session.scalar(select(func.count()).select_from(Message)
-                              .where(Message.status != MessageStatus.QUEUED))
+        return session.scalar(
+            select(func.count()).select_from(Message).where(Message.status != MessageStatus.QUEUED)
+        )
 
 
 @pytest.mark.parametrize("how", ["SIGTERM to run", "Ctrl-C to the process group"])
-def test_run_stops_within_its_bound_while_dispatching(how, settings, modems, make_user, sessions,
-                                                      tmp_path):
+def test_run_stops_within_its_bound_while_dispatching(how, settings, modems, make_user, sessions, tmp_path):
     make_user("alice")
     modems.add("simA")
     modems.add("simB")
@@ -62,8 +62,11 @@ def test_run_stops_within_its_bound_while_dispatching(how, settings, modems, mak
     wait_for(lambda: dispatched_count(sessions) > 0, what="dispatch to get busy")
 
     group = how.startswith("Ctrl-C")
-    status = gateway.stop(signal.SIGINT if group else signal.SIGTERM, group=group,
-                          timeout=settings.stop_timeout + KILL_GRACE + 5)
+    status = gateway.stop(
+        signal.SIGINT if group else signal.SIGTERM,
+        group=group,
+        timeout=settings.stop_timeout + KILL_GRACE + 5,
+    )
 
     output = gateway.output()
     assert status == 0, output
@@ -71,30 +74,48 @@ def test_run_stops_within_its_bound_while_dispatching(how, settings, modems, mak
     assert gateway.leftovers() == []
 
 
-def test_worker_exits_after_stop_timeout_when_a_pass_cannot_finish(settings, make_user, sessions,
-                                                                    tmp_path):
+def test_worker_exits_after_stop_timeout_when_a_pass_cannot_finish(settings, make_user, sessions, tmp_path):
     """A webhook receiver that accepts the connection and never answers keeps
     the webhook pass busy for webhook_timeout (60 s here); the worker must not
     wait for it past stop_timeout (1 s), and the delivery stays leased, to be
     tried again after its lease."""
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
-    silent.listen(8)        # the kernel accepts; nobody ever reads or answers
+    silent.listen(8)  # the kernel accepts; nobody ever reads or answers
     user = make_user("alice")
     with sessions.begin() as session:
-        session.add(WebhookDelivery(id="d" * 32, user_id=user["id"], event="sms:sent",
-                                    url=f"http://127.0.0.1:{silent.getsockname()[1]}/hook",
-                                    secret="s", payload="{}", next_attempt_at=utcnow() - timedelta(seconds=1),
-                                    created_at=utcnow()))
-    env = {**os.environ, **settings_env(settings), "SMSBRIDGE_WEBHOOK_TIMEOUT": "60",
-           "SMSBRIDGE_STOP_TIMEOUT": "1"}
+        session.add(
+            WebhookDelivery(
+                id="d" * 32,
+                user_id=user["id"],
+                event="sms:sent",
+                url=f"http://127.0.0.1:{silent.getsockname()[1]}/hook",
+                secret="s",
+                payload="{}",
+                next_attempt_at=utcnow() - timedelta(seconds=1),
+                created_at=utcnow(),
+            )
+        )
+    env = {
+        **os.environ,
+        **settings_env(settings),
+        "SMSBRIDGE_WEBHOOK_TIMEOUT": "60",
+        "SMSBRIDGE_STOP_TIMEOUT": "1",
+    }
     log = (tmp_path / "worker.log").open("wb")
-    worker = subprocess.Popen([sys.executable, "-m", "cli", "worker"], env=env, stdout=log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "cli", "worker"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
+
         def leased():
             with sessions.begin() as session:
                 return session.get(WebhookDelivery, "d" * 32).attempts == 1
+
         wait_for(leased, what="the worker to start posting the webhook")
         worker.send_signal(signal.SIGTERM)
         status = worker.wait(timeout=15)
@@ -111,28 +132,42 @@ def test_worker_exits_after_stop_timeout_when_a_pass_cannot_finish(settings, mak
         assert delivery.status == "pending" and delivery.next_attempt_at > utcnow()
 
 
-def test_demo_prints_lines_that_work_and_stops_on_a_signal_to_the_script(settings, engine,
-                                                                         tmp_path):
+def test_demo_prints_lines_that_work_and_stops_on_a_signal_to_the_script(settings, engine, tmp_path):
     state, configs = tmp_path / "var", tmp_path / "smsdrc"
-    env = {**os.environ, "SMSBRIDGE_DATABASE_URL": settings.database_url,
-           "SMSBRIDGE_STATE_DIR": str(state), "SMSBRIDGE_SMSDRC_DIR": str(configs),
-           "SMSBRIDGE_VENV": str(Path(sys.executable).parent.parent),
-           "SMSBRIDGE_FOR_TESTS": "1",          # the venv this test runs in
-           "PORT": str(free_port()), "SMSBRIDGE_STATUS_FREQUENCY": "1"}
+    env = {
+        **os.environ,
+        "SMSBRIDGE_DATABASE_URL": settings.database_url,
+        "SMSBRIDGE_STATE_DIR": str(state),
+        "SMSBRIDGE_SMSDRC_DIR": str(configs),
+        "SMSBRIDGE_VENV": str(Path(sys.executable).parent.parent),
+        "SMSBRIDGE_FOR_TESTS": "1",  # the venv this test runs in
+        "PORT": str(free_port()),
+        "SMSBRIDGE_STATUS_FREQUENCY": "1",
+    }
     log = (tmp_path / "demo.log").open("wb")
-    demo = subprocess.Popen(["bash", str(REPO / "scripts/run-demo.sh")], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    demo = subprocess.Popen(
+        ["bash", str(REPO / "scripts/run-demo.sh")],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     demo_settings = dataclasses.replace(settings, state_dir=str(state), smsdrc_dir=str(configs))
     try:
+
         def printed():
             return "Stop: Ctrl-C" in (tmp_path / "demo.log").read_text()
+
         wait_for(printed, timeout=120, interval=0.2, what="the demo's banner")
         text = (tmp_path / "demo.log").read_text()
         base = f"http://127.0.0.1:{env['PORT']}"
         wait_for(lambda: _answers(f"{base}/healthz"), timeout=30, interval=0.2, what="the demo")
 
-        commands = [line.strip() for line in text.replace("\\\n", " ").splitlines()
-                    if line.strip().startswith("curl ")]
+        commands = [
+            line.strip()
+            for line in text.replace("\\\n", " ").splitlines()
+            if line.strip().startswith("curl ")
+        ]
         classic, json_api, follow = commands
         assert json.loads(_shell(classic))["success"] is True
         [sent] = json.loads(_shell(json_api))
@@ -140,7 +175,7 @@ def test_demo_prints_lines_that_work_and_stops_on_a_signal_to_the_script(setting
         assert followed["id"] == sent["id"] and followed["to"] == "+79991234567"
         assert smsd.running_pid(demo_settings, "demo-sim1") is not None
 
-        demo.send_signal(signal.SIGINT)     # the script's own PID, not its group
+        demo.send_signal(signal.SIGINT)  # the script's own PID, not its group
         status = demo.wait(timeout=settings.stop_timeout + KILL_GRACE + 10)
     finally:
         if demo.poll() is None:
@@ -164,5 +199,10 @@ def _answers(url: str) -> bool:
 
 def _shell(command: str) -> str:
     assert re.match(r"^curl ", command)
-    return subprocess.run(["bash", "-c", command + " -sS --fail-with-body"], check=True,
-                          capture_output=True, text=True, timeout=20).stdout
+    return subprocess.run(
+        ["bash", "-c", command + " -sS --fail-with-body"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    ).stdout

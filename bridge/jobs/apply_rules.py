@@ -34,14 +34,21 @@ def run_rules(session: Session, settings: Settings, inbound: InboundMessage, now
     elif keyword in words(settings.opt_in_words):
         _record(session, inbound, None, "opt-in word", lambda: _opt(session, settings, inbound, False, now))
 
-    rules = session.scalars(select(Rule).where(
-        Rule.enabled.is_(True),
-        or_(Rule.user_id.is_(None), Rule.user_id == inbound.user_id)).order_by(Rule.position)).all()
+    rules = session.scalars(
+        select(Rule)
+        .where(Rule.enabled.is_(True), or_(Rule.user_id.is_(None), Rule.user_id == inbound.user_id))
+        .order_by(Rule.position)
+    ).all()
     for rule in rules:
         if not _matches(rule, inbound.text):
             continue
-        _record(session, inbound, rule, describe(rule),
-                lambda rule=rule: _ACTIONS[rule.action](session, settings, rule, inbound, now))
+        _record(
+            session,
+            inbound,
+            rule,
+            describe(rule),
+            lambda rule=rule: _ACTIONS[rule.action](session, settings, rule, inbound, now),
+        )
 
 
 def _matches(rule: Rule, text: str) -> bool:
@@ -50,8 +57,9 @@ def _matches(rule: Rule, text: str) -> bool:
     return re.search(rule.pattern, text, re.IGNORECASE) is not None
 
 
-def _record(session: Session, inbound: InboundMessage, rule: Rule | None, label: str,
-            action: Callable[[], str]) -> None:
+def _record(
+    session: Session, inbound: InboundMessage, rule: Rule | None, label: str, action: Callable[[], str]
+) -> None:
     try:
         with session.begin_nested():
             detail, outcome = action(), "done"
@@ -62,8 +70,16 @@ def _record(session: Session, inbound: InboundMessage, rule: Rule | None, label:
         # the savepoint undid it; the text, and every other text, goes on.
         log.exception("rule %r failed on inbound message %s", label, inbound.id)
         detail, outcome = f"{type(exc).__name__}: {exc}", "error"
-    session.add(RuleResult(inbound_id=inbound.id, rule_id=rule.id if rule else None, label=label[:255],
-                           outcome=outcome, detail=(detail or "")[:1024], created_at=utcnow()))
+    session.add(
+        RuleResult(
+            inbound_id=inbound.id,
+            rule_id=rule.id if rule else None,
+            label=label[:255],
+            outcome=outcome,
+            detail=(detail or "")[:1024],
+            created_at=utcnow(),
+        )
+    )
 
 
 def _sender_user(session: Session, rule: Rule | None, inbound: InboundMessage) -> User:
@@ -73,7 +89,9 @@ def _sender_user(session: Session, rule: Rule | None, inbound: InboundMessage) -
     return session.get(User, user_id)
 
 
-def _send(session: Session, settings: Settings, user: User, to: str, text: str, *, ignore_opt_out=False) -> str:
+def _send(
+    session: Session, settings: Settings, user: User, to: str, text: str, *, ignore_opt_out=False
+) -> str:
     result = accept(session, user, to, text, SendOptions(), settings=settings, source="rule")
     if ignore_opt_out:
         for m in result.messages:
@@ -83,14 +101,25 @@ def _send(session: Session, settings: Settings, user: User, to: str, text: str, 
 
 def _opt(session: Session, settings: Settings, inbound: InboundMessage, out: bool, now: datetime) -> str:
     change = optouts.opt_out if out else optouts.opt_in
-    changed = change(session, inbound.sender, reason=f"texted: {inbound.text.strip()[:200]}",
-                     source="sms", actor=inbound.sender, region=settings.default_region, now=now)
-    detail = ("added to" if out else "removed from") + " the opt-out list" if changed else \
-        ("already on" if out else "was not on") + " the opt-out list"
+    changed = change(
+        session,
+        inbound.sender,
+        reason=f"texted: {inbound.text.strip()[:200]}",
+        source="sms",
+        actor=inbound.sender,
+        region=settings.default_region,
+        now=now,
+    )
+    detail = (
+        ("added to" if out else "removed from") + " the opt-out list"
+        if changed
+        else ("already on" if out else "was not on") + " the opt-out list"
+    )
     if changed and settings.opt_out_confirmation and inbound.user_id is not None:
         text = settings.opt_out_confirmation.replace("{action}", "unsubscribed" if out else "subscribed")
-        detail += "; " + _send(session, settings, _sender_user(session, None, inbound),
-                               inbound.sender, text, ignore_opt_out=True)
+        detail += "; " + _send(
+            session, settings, _sender_user(session, None, inbound), inbound.sender, text, ignore_opt_out=True
+        )
     return detail
 
 
@@ -101,10 +130,16 @@ def _reply(session, settings: Settings, rule, inbound, now) -> str:
     # Two auto-responders answering each other would empty a SIM's month:
     # a rule answers one number at most once an hour.
     replied = session.scalar(
-        select(func.count()).select_from(RuleResult)
+        select(func.count())
+        .select_from(RuleResult)
         .join(InboundMessage, InboundMessage.id == RuleResult.inbound_id)
-        .where(RuleResult.rule_id == rule.id, RuleResult.outcome == "done",
-               InboundMessage.sender == inbound.sender, RuleResult.created_at > now - REPLY_QUIET))
+        .where(
+            RuleResult.rule_id == rule.id,
+            RuleResult.outcome == "done",
+            InboundMessage.sender == inbound.sender,
+            RuleResult.created_at > now - REPLY_QUIET,
+        )
+    )
     if replied:
         return "not sent: this rule already replied to this number within the hour"
     return _send(session, settings, _sender_user(session, rule, inbound), inbound.sender, rule.argument)
@@ -116,8 +151,15 @@ def _forward_to(session, settings: Settings, rule, inbound, now) -> str:
 
 
 def _forward_url(session, settings: Settings, rule, inbound, now) -> str:
-    delivery = webhooks.enqueue(session, user_id=rule.user_id, event="sms:received", url=rule.argument,
-                                secret=rule.secret, data=inbound_data(inbound), now=now)
+    delivery = webhooks.enqueue(
+        session,
+        user_id=rule.user_id,
+        event="sms:received",
+        url=rule.argument,
+        secret=rule.secret,
+        data=inbound_data(inbound),
+        now=now,
+    )
     return f"webhook delivery {delivery} queued"
 
 
@@ -125,5 +167,10 @@ def _opt_action(out: bool):
     return lambda session, settings, rule, inbound, now: _opt(session, settings, inbound, out, now)
 
 
-_ACTIONS = {"reply": _reply, "forward_to": _forward_to, "forward_url": _forward_url,
-            "opt_out": _opt_action(True), "opt_in": _opt_action(False)}
+_ACTIONS = {
+    "reply": _reply,
+    "forward_to": _forward_to,
+    "forward_url": _forward_url,
+    "opt_out": _opt_action(True),
+    "opt_in": _opt_action(False),
+}

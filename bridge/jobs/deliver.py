@@ -57,11 +57,18 @@ def _post(delivery: dict, settings: Settings) -> str | None:
         connection = connection_class(url.hostname, url.port, address, settings.webhook_timeout)
         body = delivery["payload"].encode()
         try:
-            connection.request("POST", urllib.parse.urlunsplit(("", "", url.path or "/", url.query, "")),
-                               body=body, headers={
-                "Content-Type": "application/json", "User-Agent": "smsbridge-webhook/1",
-                "X-Smsbridge-Event": delivery["event"], "X-Smsbridge-Delivery": delivery["id"],
-                "X-Smsbridge-Signature": sign(delivery["secret"], body, int(time.time()))})
+            connection.request(
+                "POST",
+                urllib.parse.urlunsplit(("", "", url.path or "/", url.query, "")),
+                body=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "User-Agent": "smsbridge-webhook/1",
+                    "X-Smsbridge-Event": delivery["event"],
+                    "X-Smsbridge-Delivery": delivery["id"],
+                    "X-Smsbridge-Signature": sign(delivery["secret"], body, int(time.time())),
+                },
+            )
             status = connection.getresponse().status
         finally:
             connection.close()
@@ -72,8 +79,9 @@ def _post(delivery: dict, settings: Settings) -> str | None:
     return None if 200 <= status < 300 else f"HTTP {status}"
 
 
-def deliver_due(sessions: sessionmaker[Session], settings: Settings, *, limit: int = 50,
-                now: datetime | None = None) -> dict:
+def deliver_due(
+    sessions: sessionmaker[Session], settings: Settings, *, limit: int = 50, now: datetime | None = None
+) -> dict:
     """One pass: lease due deliveries (short transaction), POST them in
     parallel outside any transaction, record each outcome."""
     now = now or utcnow()
@@ -81,18 +89,29 @@ def deliver_due(sessions: sessionmaker[Session], settings: Settings, *, limit: i
     # re-sends a delivery this one is still trying.
     lease = timedelta(seconds=settings.webhook_timeout * (math.ceil(limit / POOL) + 2))
     with sessions.begin() as session:
-        due = session.scalars(select(WebhookDelivery)
-                              .where(WebhookDelivery.status == "pending",
-                                     WebhookDelivery.next_attempt_at <= now)
-                              .order_by(WebhookDelivery.next_attempt_at).limit(limit)
-                              .with_for_update(skip_locked=True)).all()
+        due = session.scalars(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
         # The lease: a worker that dies mid-POST leaves the row due again later.
         claimed = []
         for d in due:
             d.attempts += 1
             d.next_attempt_at = now + lease
-            claimed.append({"id": d.id, "url": d.url, "secret": d.secret, "event": d.event,
-                            "payload": d.payload, "attempts": d.attempts, "created_at": d.created_at})
+            claimed.append(
+                {
+                    "id": d.id,
+                    "url": d.url,
+                    "secret": d.secret,
+                    "event": d.event,
+                    "payload": d.payload,
+                    "attempts": d.attempts,
+                    "created_at": d.created_at,
+                }
+            )
     if not claimed:
         return {"delivered": 0, "retrying": 0, "failed": 0}
     with ThreadPoolExecutor(max_workers=min(POOL, len(claimed))) as pool:
@@ -113,7 +132,13 @@ def deliver_due(sessions: sessionmaker[Session], settings: Settings, *, limit: i
                 values.update(next_attempt_at=finished + timedelta(seconds=delay))
                 counts["retrying"] += 1
             # Only if nobody else has taken it since (its lease is ours).
-            session.execute(update(WebhookDelivery).where(
-                WebhookDelivery.id == d["id"], WebhookDelivery.status == "pending",
-                WebhookDelivery.attempts == d["attempts"]).values(**values))
+            session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id == d["id"],
+                    WebhookDelivery.status == "pending",
+                    WebhookDelivery.attempts == d["attempts"],
+                )
+                .values(**values)
+            )
     return counts

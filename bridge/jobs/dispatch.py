@@ -59,15 +59,25 @@ class _Candidate:
         return float("inf") if self.limit is None else self.limit - self.used
 
 
-def dispatch(session: Session, settings: Settings, *, now: datetime | None = None,
-             batch: int | None = None) -> DispatchResult:
+def dispatch(
+    session: Session, settings: Settings, *, now: datetime | None = None, batch: int | None = None
+) -> DispatchResult:
     """One pass: claim up to ``batch`` due messages and hand them to SIMs.
     The caller commits."""
     now = now or utcnow()
     result = DispatchResult()
     claimed = session.execute(
-        select(Message.id, Message.user_id, Message.recipient, Message.text, Message.flash,
-               Message.priority, Message.expires_at, Message.delivery_report, Message.ignore_opt_out)
+        select(
+            Message.id,
+            Message.user_id,
+            Message.recipient,
+            Message.text,
+            Message.flash,
+            Message.priority,
+            Message.expires_at,
+            Message.delivery_report,
+            Message.ignore_opt_out,
+        )
         .where(Message.status == MessageStatus.QUEUED, Message.due_at <= now)
         .order_by(Message.priority.desc(), Message.due_at, Message.id)
         .limit(batch or settings.dispatch_batch)
@@ -82,8 +92,11 @@ def dispatch(session: Session, settings: Settings, *, now: datetime | None = Non
     result.expired = len(expired)
 
     live = [m for m in claimed if m.id not in expired]
-    opted = set(session.scalars(select(OptOut.phone).where(
-        OptOut.phone.in_({m.recipient for m in live})))) if live else set()
+    opted = (
+        set(session.scalars(select(OptOut.phone).where(OptOut.phone.in_({m.recipient for m in live}))))
+        if live
+        else set()
+    )
     opted_ids = {m.id for m in live if m.recipient in opted and not m.ignore_opt_out}
     _finish(session, list(opted_ids), MessageStatus.OPTED_OUT, now, "recipient opted out")
     result.opted_out = len(opted_ids)
@@ -106,8 +119,11 @@ def dispatch(session: Session, settings: Settings, *, now: datetime | None = Non
         placed.append((message, sim, parts))
 
     for reason, ids in waiting.items():
-        session.execute(update(Message).where(Message.id.in_(ids)).values(
-            wait_reason=reason, due_at=now + timedelta(seconds=settings.no_sim_backoff)))
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(ids))
+            .values(wait_reason=reason, due_at=now + timedelta(seconds=settings.no_sim_backoff))
+        )
     result.waiting = sum(len(ids) for ids in waiting.values())
     if placed:
         _write_outbox(session, placed, now)
@@ -117,8 +133,11 @@ def dispatch(session: Session, settings: Settings, *, now: datetime | None = Non
 
 def _finish(session: Session, ids: list[int], status: MessageStatus, now: datetime, why: str) -> None:
     if ids:
-        session.execute(update(Message).where(Message.id.in_(ids)).values(
-            status=status, finished_at=now, last_error=why, wait_reason=None))
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(ids))
+            .values(status=status, finished_at=now, last_error=why, wait_reason=None)
+        )
         # A final state without a text sent is still news to whoever waits for it.
         webhooks.message_event(session, ids, "sms:failed", now=now)
 
@@ -135,28 +154,44 @@ def _lock_candidates(session: Session, now: datetime) -> list[_Candidate]:
         return []
     keys = usage.month_keys(sims, now.date())
     used = usage.lock_month(session, keys)
-    waiting = dict(session.execute(
-        select(Outbox.sender_id, func.count()).where(Outbox.sender_id.in_([s.name for s in sims]))
-        .group_by(Outbox.sender_id)).all())
-    return [_Candidate(s.id, s.name, s.delivery_report, s.owner_id, s.monthly_limit, start,
-                       used.get(s.id, 0),
-                       waiting.get(s.name, 0))
-            for s, (_, start) in zip(sims, keys)]
+    waiting = dict(
+        session.execute(
+            select(Outbox.sender_id, func.count())
+            .where(Outbox.sender_id.in_([s.name for s in sims]))
+            .group_by(Outbox.sender_id)
+        ).all()
+    )
+    return [
+        _Candidate(
+            s.id,
+            s.name,
+            s.delivery_report,
+            s.owner_id,
+            s.monthly_limit,
+            start,
+            used.get(s.id, 0),
+            waiting.get(s.name, 0),
+        )
+        for s, (_, start) in zip(sims, keys)
+    ]
 
 
 def _failed_sims(session: Session, message_ids: list[int]) -> dict[int, set[int]]:
     """SIMs each message already failed on: a retry prefers another one."""
     tried: dict[int, set[int]] = defaultdict(set)
-    rows = session.execute(select(MessageAttempt.message_id, MessageAttempt.sim_id).where(
-        MessageAttempt.message_id.in_(message_ids),
-        MessageAttempt.outcome == AttemptOutcome.ERROR)).all()
+    rows = session.execute(
+        select(MessageAttempt.message_id, MessageAttempt.sim_id).where(
+            MessageAttempt.message_id.in_(message_ids), MessageAttempt.outcome == AttemptOutcome.ERROR
+        )
+    ).all()
     for message_id, sim_id in rows:
         tried[message_id].add(sim_id)
     return tried
 
 
-def _pick(candidates: list[_Candidate], user_id: int, parts: int,
-          tried: set[int] | tuple) -> tuple[_Candidate | None, str]:
+def _pick(
+    candidates: list[_Candidate], user_id: int, parts: int, tried: set[int] | tuple
+) -> tuple[_Candidate | None, str]:
     allowed = [c for c in candidates if usage.may_use(c.owner_id, user_id)]
     if not allowed:
         return None, NO_SIM
@@ -175,29 +210,58 @@ def _write_outbox(session: Session, placed, now: datetime) -> None:
     # statement is cached and batched into multi-row INSERTs, where a
     # values(list) statement would be compiled anew for every batch.
     outbox, multipart, attempts = Outbox.__table__, OutboxMultipart.__table__, MessageAttempt.__table__
-    outbox_rows = [{
-        "DestinationNumber": m.recipient, "Coding": parts[0].coding, "UDH": parts[0].udh,
-        "Class": parts[0].sms_class, "TextDecoded": parts[0].text,
-        "MultiPart": "true" if len(parts) > 1 else "false", "SenderID": sim.name,
-        "CreatorID": str(m.id), "Priority": m.priority,
-        "DeliveryReport": "yes" if (sim.delivery_report if m.delivery_report is None
-                                    else m.delivery_report) else "no",
-        "SendingDateTime": ready, "SendingTimeOut": ready,
-    } for m, sim, parts in placed]
+    outbox_rows = [
+        {
+            "DestinationNumber": m.recipient,
+            "Coding": parts[0].coding,
+            "UDH": parts[0].udh,
+            "Class": parts[0].sms_class,
+            "TextDecoded": parts[0].text,
+            "MultiPart": "true" if len(parts) > 1 else "false",
+            "SenderID": sim.name,
+            "CreatorID": str(m.id),
+            "Priority": m.priority,
+            "DeliveryReport": "yes"
+            if (sim.delivery_report if m.delivery_report is None else m.delivery_report)
+            else "no",
+            "SendingDateTime": ready,
+            "SendingTimeOut": ready,
+        }
+        for m, sim, parts in placed
+    ]
     # RETURNING gives each row's Gammu ID with the message id it carries.
-    returned = session.execute(insert(outbox).returning(outbox.c.ID, outbox.c.CreatorID),
-                               outbox_rows).all()
+    returned = session.execute(insert(outbox).returning(outbox.c.ID, outbox.c.CreatorID), outbox_rows).all()
     outbox_id = {int(creator): outbox_row_id for outbox_row_id, creator in returned}
 
-    more_parts = [{"ID": outbox_id[m.id], "SequencePosition": n, "Coding": p.coding, "UDH": p.udh,
-                   "Class": p.sms_class, "TextDecoded": p.text}
-                  for m, _, parts in placed for n, p in enumerate(parts[1:], start=2)]
+    more_parts = [
+        {
+            "ID": outbox_id[m.id],
+            "SequencePosition": n,
+            "Coding": p.coding,
+            "UDH": p.udh,
+            "Class": p.sms_class,
+            "TextDecoded": p.text,
+        }
+        for m, _, parts in placed
+        for n, p in enumerate(parts[1:], start=2)
+    ]
     if more_parts:
         session.execute(insert(multipart), more_parts)
-    session.execute(insert(attempts), [
-        {"message_id": m.id, "sim_id": sim.id, "outbox_id": outbox_id[m.id], "parts": len(parts),
-         "period_start": sim.period, "outcome": AttemptOutcome.PENDING, "dispatched_at": now}
-        for m, sim, parts in placed])
+    session.execute(
+        insert(attempts),
+        [
+            {
+                "message_id": m.id,
+                "sim_id": sim.id,
+                "outbox_id": outbox_id[m.id],
+                "parts": len(parts),
+                "period_start": sim.period,
+                "outcome": AttemptOutcome.PENDING,
+                "dispatched_at": now,
+            }
+            for m, sim, parts in placed
+        ],
+    )
 
     reserved: dict[tuple[int, date], int] = defaultdict(int)
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
@@ -206,7 +270,15 @@ def _write_outbox(session: Session, placed, now: datetime) -> None:
         groups[(sim.id, len(parts))].append(m.id)
     usage.change(session, reserved)
     for (sim_id, count), ids in groups.items():
-        session.execute(update(Message).where(Message.id.in_(ids)).values(
-            status=MessageStatus.DISPATCHED, sim_id=sim_id, parts=count,
-            attempts_made=Message.attempts_made + 1, dispatched_at=now, wait_reason=None))
-
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(ids))
+            .values(
+                status=MessageStatus.DISPATCHED,
+                sim_id=sim_id,
+                parts=count,
+                attempts_made=Message.attempts_made + 1,
+                dispatched_at=now,
+                wait_reason=None,
+            )
+        )

@@ -29,8 +29,14 @@ from ..models import (
     Sim,
 )
 
-SENT_STATUSES = ("SendingOK", "SendingOKNoReport", "DeliveryOK", "DeliveryFailed",
-                 "DeliveryPending", "DeliveryUnknown")
+SENT_STATUSES = (
+    "SendingOK",
+    "SendingOKNoReport",
+    "DeliveryOK",
+    "DeliveryFailed",
+    "DeliveryPending",
+    "DeliveryUnknown",
+)
 ERROR_STATUSES = ("SendingError", "Error")
 
 
@@ -60,8 +66,12 @@ def harvest(session: Session, *, now: datetime | None = None, limit: int = 2000)
     ok = func.sum(case((SentItem.status.in_(SENT_STATUSES), 1), else_=0))
     bad = func.sum(case((SentItem.status.in_(ERROR_STATUSES), 1), else_=0))
     finished = session.execute(
-        select(MessageAttempt.id, ok.label("ok"), bad.label("bad"),
-               func.max(SentItem.sending_datetime).label("last_sent"))
+        select(
+            MessageAttempt.id,
+            ok.label("ok"),
+            bad.label("bad"),
+            func.max(SentItem.sending_datetime).label("last_sent"),
+        )
         .join(SentItem, SentItem.id == MessageAttempt.outbox_id)
         .where(MessageAttempt.outcome == AttemptOutcome.PENDING)
         .group_by(MessageAttempt.id, MessageAttempt.parts)
@@ -72,8 +82,14 @@ def harvest(session: Session, *, now: datetime | None = None, limit: int = 2000)
         return result
     facts = {row.id: row for row in finished}
     locked = session.execute(
-        select(MessageAttempt.id, MessageAttempt.message_id, MessageAttempt.sim_id,
-               MessageAttempt.parts, MessageAttempt.period_start, MessageAttempt.outbox_id)
+        select(
+            MessageAttempt.id,
+            MessageAttempt.message_id,
+            MessageAttempt.sim_id,
+            MessageAttempt.parts,
+            MessageAttempt.period_start,
+            MessageAttempt.outbox_id,
+        )
         .where(MessageAttempt.id.in_(facts), MessageAttempt.outcome == AttemptOutcome.PENDING)
         .with_for_update(skip_locked=True)
     ).all()
@@ -81,8 +97,16 @@ def harvest(session: Session, *, now: datetime | None = None, limit: int = 2000)
     releases: dict = defaultdict(int)
     for attempt in locked:
         fact = facts[attempt.id]
-        verdict = _Verdict(attempt.id, attempt.message_id, attempt.sim_id, attempt.parts,
-                           attempt.period_start, int(fact.ok or 0), int(fact.bad or 0), fact.last_sent)
+        verdict = _Verdict(
+            attempt.id,
+            attempt.message_id,
+            attempt.sim_id,
+            attempt.parts,
+            attempt.period_start,
+            int(fact.ok or 0),
+            int(fact.bad or 0),
+            fact.last_sent,
+        )
         if verdict.error_parts == 0:
             _mark_sent(session, verdict, now)
             sent_ids.append(verdict.message_id)
@@ -109,9 +133,14 @@ def harvest_reports(session: Session, *, now: datetime | None = None, limit: int
     delivered = func.sum(case((SentItem.status == "DeliveryOK", 1), else_=0))
     refused = func.sum(case((SentItem.status == "DeliveryFailed", 1), else_=0))
     rows = session.execute(
-        select(MessageAttempt.message_id, MessageAttempt.parts, delivered.label("delivered"),
-               refused.label("refused"), func.max(SentItem.delivery_datetime).label("at"),
-               func.max(SentItem.status_error).label("code"))
+        select(
+            MessageAttempt.message_id,
+            MessageAttempt.parts,
+            delivered.label("delivered"),
+            refused.label("refused"),
+            func.max(SentItem.delivery_datetime).label("at"),
+            func.max(SentItem.status_error).label("code"),
+        )
         .join(Message, Message.id == MessageAttempt.message_id)
         .join(SentItem, SentItem.id == MessageAttempt.outbox_id)
         .where(Message.status == MessageStatus.SENT, MessageAttempt.outcome == AttemptOutcome.SENT)
@@ -122,10 +151,16 @@ def harvest_reports(session: Session, *, now: datetime | None = None, limit: int
     changed = {"sms:delivered": [], "sms:failed": []}
     for row in rows:
         status = MessageStatus.UNDELIVERED if row.refused else MessageStatus.DELIVERED
-        done = session.execute(update(Message).where(
-            Message.id == row.message_id, Message.status == MessageStatus.SENT).values(
-            status=status, finished_at=row.at or now, delivery_status=row.code,
-            last_error="the network reported it undelivered" if row.refused else None)).rowcount
+        done = session.execute(
+            update(Message)
+            .where(Message.id == row.message_id, Message.status == MessageStatus.SENT)
+            .values(
+                status=status,
+                finished_at=row.at or now,
+                delivery_status=row.code,
+                last_error="the network reported it undelivered" if row.refused else None,
+            )
+        ).rowcount
         if done:
             changed["sms:failed" if row.refused else "sms:delivered"].append(row.message_id)
     session.flush()
@@ -139,11 +174,16 @@ def _outbox_row_gone(session: Session, outbox_id: int) -> bool:
 
 
 def _mark_sent(session: Session, verdict: _Verdict, now: datetime) -> None:
-    session.execute(update(MessageAttempt).where(MessageAttempt.id == verdict.attempt_id)
-                    .values(outcome=AttemptOutcome.SENT, finished_at=now))
-    session.execute(update(Message)
-                    .where(Message.id == verdict.message_id, Message.status == MessageStatus.DISPATCHED)
-                    .values(status=MessageStatus.SENT, sent_at=verdict.last_sent or now))
+    session.execute(
+        update(MessageAttempt)
+        .where(MessageAttempt.id == verdict.attempt_id)
+        .values(outcome=AttemptOutcome.SENT, finished_at=now)
+    )
+    session.execute(
+        update(Message)
+        .where(Message.id == verdict.message_id, Message.status == MessageStatus.DISPATCHED)
+        .values(status=MessageStatus.SENT, sent_at=verdict.last_sent or now)
+    )
 
 
 def _mark_error(session: Session, verdict: _Verdict, now: datetime) -> bool:
@@ -151,24 +191,37 @@ def _mark_error(session: Session, verdict: _Verdict, now: datetime) -> bool:
     (True) or fail it (False). The caller releases the parts that did not go out."""
     sim_name = session.scalar(select(Sim.name).where(Sim.id == verdict.sim_id))
     error = f"SIM {sim_name}: gammu-smsd reported a sending error"
-    session.execute(update(MessageAttempt).where(MessageAttempt.id == verdict.attempt_id)
-                    .values(outcome=AttemptOutcome.ERROR, finished_at=now, error=error))
+    session.execute(
+        update(MessageAttempt)
+        .where(MessageAttempt.id == verdict.attempt_id)
+        .values(outcome=AttemptOutcome.ERROR, finished_at=now, error=error)
+    )
     return _requeue_or_fail(session, verdict.message_id, now, error)
 
 
-def _requeue_or_fail(session: Session, message_id: int, now: datetime, error: str,
-                     counts_as_attempt: bool = True) -> bool:
-    message = session.execute(select(Message.attempts_made, Message.attempts_allowed, Message.status)
-                              .where(Message.id == message_id).with_for_update()).one()
+def _requeue_or_fail(
+    session: Session, message_id: int, now: datetime, error: str, counts_as_attempt: bool = True
+) -> bool:
+    message = session.execute(
+        select(Message.attempts_made, Message.attempts_allowed, Message.status)
+        .where(Message.id == message_id)
+        .with_for_update()
+    ).one()
     if message.status != MessageStatus.DISPATCHED:
         return False
     made = message.attempts_made if counts_as_attempt else message.attempts_made - 1
     if made < message.attempts_allowed:
-        session.execute(update(Message).where(Message.id == message_id).values(
-            status=MessageStatus.QUEUED, due_at=now, last_error=error, attempts_made=made))
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(status=MessageStatus.QUEUED, due_at=now, last_error=error, attempts_made=made)
+        )
         return True
-    session.execute(update(Message).where(Message.id == message_id).values(
-        status=MessageStatus.FAILED, finished_at=now, last_error=error, attempts_made=made))
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(status=MessageStatus.FAILED, finished_at=now, last_error=error, attempts_made=made)
+    )
     return False
 
 
@@ -184,9 +237,11 @@ def _withdraw(session: Session, outbox_id: int, *still) -> bool:
 
 def _untouched():
     """Outbox rows gammu-smsd has never leased nor retried."""
-    return (Outbox.sending_timeout < func.now(),
-            Outbox.sending_timeout <= Outbox.sending_datetime,
-            func.coalesce(Outbox.retries, 0) == 0)
+    return (
+        Outbox.sending_timeout < func.now(),
+        Outbox.sending_timeout <= Outbox.sending_datetime,
+        func.coalesce(Outbox.retries, 0) == 0,
+    )
 
 
 def take_back(session: Session, sim_ids: list[int], *, now: datetime | None = None) -> int:
@@ -207,13 +262,21 @@ def take_back(session: Session, sim_ids: list[int], *, now: datetime | None = No
         return 0
     now = now or utcnow()
     candidates = session.execute(
-        select(MessageAttempt.id, MessageAttempt.message_id, MessageAttempt.sim_id,
-               MessageAttempt.parts, MessageAttempt.period_start, MessageAttempt.outbox_id)
+        select(
+            MessageAttempt.id,
+            MessageAttempt.message_id,
+            MessageAttempt.sim_id,
+            MessageAttempt.parts,
+            MessageAttempt.period_start,
+            MessageAttempt.outbox_id,
+        )
         .join(Outbox, Outbox.id == MessageAttempt.outbox_id)
-        .where(MessageAttempt.outcome == AttemptOutcome.PENDING,
-               MessageAttempt.sim_id.in_(sim_ids),
-               *_untouched(),
-               ~exists().where(SentItem.id == MessageAttempt.outbox_id))
+        .where(
+            MessageAttempt.outcome == AttemptOutcome.PENDING,
+            MessageAttempt.sim_id.in_(sim_ids),
+            *_untouched(),
+            ~exists().where(SentItem.id == MessageAttempt.outbox_id),
+        )
         .with_for_update(of=MessageAttempt, skip_locked=True)
     ).all()
     names = dict(session.execute(select(Sim.id, Sim.name).where(Sim.id.in_(sim_ids))).all())
@@ -223,8 +286,11 @@ def take_back(session: Session, sim_ids: list[int], *, now: datetime | None = No
         if not _withdraw(session, attempt.outbox_id, *_untouched()):
             continue
         error = f"taken back from SIM {names.get(attempt.sim_id)}: its heartbeat stopped"
-        session.execute(update(MessageAttempt).where(MessageAttempt.id == attempt.id)
-                        .values(outcome=AttemptOutcome.TAKEN_BACK, finished_at=now, error=error))
+        session.execute(
+            update(MessageAttempt)
+            .where(MessageAttempt.id == attempt.id)
+            .values(outcome=AttemptOutcome.TAKEN_BACK, finished_at=now, error=error)
+        )
         releases[(attempt.sim_id, attempt.period_start)] -= attempt.parts
         _requeue_or_fail(session, attempt.message_id, now, error, counts_as_attempt=False)
         taken += 1
@@ -240,17 +306,31 @@ def abandon(session: Session, *, after_seconds: float, now: datetime | None = No
     did not go out released; an operator may retry it. Caller commits."""
     now = now or utcnow()
     dead_before = now - timedelta(seconds=after_seconds)
-    ok = func.coalesce(select(func.count()).where(
-        SentItem.id == MessageAttempt.outbox_id,
-        SentItem.status.in_(SENT_STATUSES)).scalar_subquery(), 0)
+    ok = func.coalesce(
+        select(func.count())
+        .where(SentItem.id == MessageAttempt.outbox_id, SentItem.status.in_(SENT_STATUSES))
+        .scalar_subquery(),
+        0,
+    )
     stuck = session.execute(
-        select(MessageAttempt.id, MessageAttempt.message_id, MessageAttempt.sim_id,
-               MessageAttempt.parts, MessageAttempt.period_start, MessageAttempt.outbox_id,
-               ok.label("ok"), Sim.name)
+        select(
+            MessageAttempt.id,
+            MessageAttempt.message_id,
+            MessageAttempt.sim_id,
+            MessageAttempt.parts,
+            MessageAttempt.period_start,
+            MessageAttempt.outbox_id,
+            ok.label("ok"),
+            Sim.name,
+        )
         .join(Sim, Sim.id == MessageAttempt.sim_id)
         .join(Outbox, Outbox.id == MessageAttempt.outbox_id)
-        .where(MessageAttempt.outcome == AttemptOutcome.PENDING, Sim.healthy.is_(False),
-               Sim.health_changed_at <= dead_before, Outbox.sending_timeout < func.now())
+        .where(
+            MessageAttempt.outcome == AttemptOutcome.PENDING,
+            Sim.healthy.is_(False),
+            Sim.health_changed_at <= dead_before,
+            Outbox.sending_timeout < func.now(),
+        )
         .with_for_update(of=MessageAttempt, skip_locked=True)
     ).all()
     releases: dict = defaultdict(int)
@@ -258,14 +338,21 @@ def abandon(session: Session, *, after_seconds: float, now: datetime | None = No
     for attempt in stuck:
         if not _withdraw(session, attempt.outbox_id, Outbox.sending_timeout < func.now()):
             continue
-        error = (f"SIM {attempt.name} stopped while sending and did not come back; "
-                 f"{attempt.ok} of {attempt.parts} parts confirmed, the rest may have gone out")
-        session.execute(update(MessageAttempt).where(MessageAttempt.id == attempt.id)
-                        .values(outcome=AttemptOutcome.ERROR, finished_at=now, error=error[:255]))
+        error = (
+            f"SIM {attempt.name} stopped while sending and did not come back; "
+            f"{attempt.ok} of {attempt.parts} parts confirmed, the rest may have gone out"
+        )
+        session.execute(
+            update(MessageAttempt)
+            .where(MessageAttempt.id == attempt.id)
+            .values(outcome=AttemptOutcome.ERROR, finished_at=now, error=error[:255])
+        )
         releases[(attempt.sim_id, attempt.period_start)] -= attempt.parts - attempt.ok
-        if session.execute(update(Message).where(
-                Message.id == attempt.message_id, Message.status == MessageStatus.DISPATCHED).values(
-                status=MessageStatus.FAILED, finished_at=now, last_error=error[:255])).rowcount:
+        if session.execute(
+            update(Message)
+            .where(Message.id == attempt.message_id, Message.status == MessageStatus.DISPATCHED)
+            .values(status=MessageStatus.FAILED, finished_at=now, last_error=error[:255])
+        ).rowcount:
             failed_ids.append(attempt.message_id)
     usage.change(session, releases)
     session.flush()

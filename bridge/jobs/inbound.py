@@ -47,17 +47,33 @@ def parse_udh(udh_hex: str) -> tuple[int | None, int, int]:
     return None, 1, 1
 
 
-def receive(session: Session, settings: Settings, *, now: datetime | None = None, limit: int = 500) -> InboundResult:
+def receive(
+    session: Session, settings: Settings, *, now: datetime | None = None, limit: int = 500
+) -> InboundResult:
     """One pass; the caller commits."""
     now = now or utcnow()
     result = InboundResult()
-    rows = session.scalars(select(Inbox).where(Inbox.processed == "false").order_by(Inbox.id)
-                           .limit(limit).with_for_update(skip_locked=True)).all()
+    rows = session.scalars(
+        select(Inbox)
+        .where(Inbox.processed == "false")
+        .order_by(Inbox.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
     for row in rows:
         reference, total, sequence = parse_udh(row.udh)
-        session.add(InboundPart(inbox_id=row.id, sim_name=row.recipient_id or "", sender=row.sender_number,
-                                text=row.text_decoded or "", reference=reference, total=max(total, 1),
-                                sequence=sequence, received_at=row.receiving_datetime))
+        session.add(
+            InboundPart(
+                inbox_id=row.id,
+                sim_name=row.recipient_id or "",
+                sender=row.sender_number,
+                text=row.text_decoded or "",
+                reference=reference,
+                total=max(total, 1),
+                sequence=sequence,
+                received_at=row.receiving_datetime,
+            )
+        )
         row.processed = "true"
     result.parts = len(rows)
     session.flush()
@@ -73,12 +89,19 @@ def receive(session: Session, settings: Settings, *, now: datetime | None = None
 def _assemble(session: Session, settings: Settings, now: datetime) -> list[InboundMessage]:
     """Messages from the unassigned parts that are complete, or that waited
     long enough for their missing parts."""
-    open_parts = session.scalars(select(InboundPart).where(InboundPart.message_id.is_(None))
-                                 .order_by(InboundPart.id).with_for_update(skip_locked=True)).all()
+    open_parts = session.scalars(
+        select(InboundPart)
+        .where(InboundPart.message_id.is_(None))
+        .order_by(InboundPart.id)
+        .with_for_update(skip_locked=True)
+    ).all()
     groups: dict[tuple, list[InboundPart]] = defaultdict(list)
     for part in open_parts:
-        key = (part.sim_name, part.sender, part.reference, part.total) if part.reference is not None \
+        key = (
+            (part.sim_name, part.sender, part.reference, part.total)
+            if part.reference is not None
             else ("single", part.id)
+        )
         groups[key].append(part)
     sims = dict(session.execute(select(Sim.name, Sim.id)).all())
     created = []
@@ -90,10 +113,16 @@ def _assemble(session: Session, settings: Settings, now: datetime) -> list[Inbou
         if not complete and min(p.received_at for p in parts) > give_up:
             continue
         ordered = [by_sequence[n] for n in sorted(by_sequence)]
-        inbound = InboundMessage(sim_id=sims.get(parts[0].sim_name), sim_name=parts[0].sim_name,
-                                 sender=parts[0].sender, text="".join(p.text for p in ordered),
-                                 parts=len(ordered), complete=complete,
-                                 received_at=max(p.received_at for p in parts), created_at=now)
+        inbound = InboundMessage(
+            sim_id=sims.get(parts[0].sim_name),
+            sim_name=parts[0].sim_name,
+            sender=parts[0].sender,
+            text="".join(p.text for p in ordered),
+            parts=len(ordered),
+            complete=complete,
+            received_at=max(p.received_at for p in parts),
+            created_at=now,
+        )
         session.add(inbound)
         session.flush()
         for p in parts:
@@ -106,13 +135,16 @@ def _attribute(session: Session, inbound: InboundMessage) -> int | None:
     """The user who last texted this number through this SIM, else the
     SIM's owner (None: only admins see it)."""
     last_sender = session.scalar(
-        select(Message.user_id).join(MessageAttempt, MessageAttempt.message_id == Message.id)
-        .where(Message.recipient == inbound.sender, MessageAttempt.sim_id == inbound.sim_id,
-               MessageAttempt.outcome == AttemptOutcome.SENT)
-        .order_by(MessageAttempt.id.desc()).limit(1))
+        select(Message.user_id)
+        .join(MessageAttempt, MessageAttempt.message_id == Message.id)
+        .where(
+            Message.recipient == inbound.sender,
+            MessageAttempt.sim_id == inbound.sim_id,
+            MessageAttempt.outcome == AttemptOutcome.SENT,
+        )
+        .order_by(MessageAttempt.id.desc())
+        .limit(1)
+    )
     if last_sender is not None:
         return last_sender
     return session.scalar(select(Sim.owner_id).where(Sim.id == inbound.sim_id))
-
-
-

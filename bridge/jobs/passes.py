@@ -39,8 +39,12 @@ def _name(job) -> str:
     return getattr(job, "__name__", repr(job))
 
 
-def dispatch_until_idle(sessions: sessionmaker[Session], settings: Settings, max_batches: int = 1000,
-                        keep_going: Callable[[], bool] = lambda: True) -> int:
+def dispatch_until_idle(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    max_batches: int = 1000,
+    keep_going: Callable[[], bool] = lambda: True,
+) -> int:
     """Dispatch batches while full ones come back and ``keep_going()`` says
     so (a stopping worker ends between two batches); return messages handed to SIMs."""
     total = 0

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -31,18 +31,18 @@ class Worker:
         self.settings = settings
         self.engine = make_engine(settings.database_url, timeout=settings.db_timeout, pool_size=4)
         self.sessions = make_session_factory(self.engine)
-        self.scheduler = BackgroundScheduler(timezone=timezone.utc)
+        self.scheduler = BackgroundScheduler(timezone=UTC)
         self.stopping = threading.Event()
         self._woken = threading.Event()
         self._listener = wake.WakeListener(settings, self._wake)
         self._running: set[str] = set()
         self._idle = threading.Condition()
-        self._unreachable: set[str] = set()     # jobs whose last pass found no database
+        self._unreachable: set[str] = set()  # jobs whose last pass found no database
 
     def _wake(self) -> None:
         self._woken.set()
         try:
-            self.scheduler.modify_job("dispatch", next_run_time=datetime.now(timezone.utc))
+            self.scheduler.modify_job("dispatch", next_run_time=datetime.now(UTC))
         except Exception:  # job gone while shutting down
             pass
 
@@ -69,14 +69,26 @@ class Worker:
         # Deliveries wait on other people's servers: their own job and threads,
         # so a slow receiver never delays sending or receiving.
         self._add("webhooks", lambda: passes.webhook_pass(self.sessions, s), s.webhook_interval)
-        self._add("health", lambda: passes.health_pass(self.sessions, s), s.health_interval,
-                  next_run_time=datetime.now(timezone.utc))
+        self._add(
+            "health",
+            lambda: passes.health_pass(self.sessions, s),
+            s.health_interval,
+            next_run_time=datetime.now(UTC),
+        )
         self.scheduler.start()
         self._listener.start()
 
     def _add(self, name: str, job: Callable[[], object], seconds: float, **options) -> None:
-        self.scheduler.add_job(self._guarded(name, job), "interval", id=name, seconds=seconds,
-                               max_instances=1, coalesce=True, misfire_grace_time=None, **options)
+        self.scheduler.add_job(
+            self._guarded(name, job),
+            "interval",
+            id=name,
+            seconds=seconds,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            **options,
+        )
 
     def _guarded(self, name: str, job: Callable[[], object]) -> Callable[[], None]:
         def run() -> None:
@@ -95,6 +107,7 @@ class Worker:
                 with self._idle:
                     self._running.discard(name)
                     self._idle.notify_all()
+
         run.__name__ = name
         return run
 
@@ -104,8 +117,11 @@ class Worker:
         if name not in self._unreachable:
             self._unreachable.add(name)
             cause = getattr(exc, "orig", None) or exc
-            log.warning("%s: database unavailable (%s); trying again every pass", name,
-                        (str(cause).splitlines() or [type(cause).__name__])[0][:200])
+            log.warning(
+                "%s: database unavailable (%s); trying again every pass",
+                name,
+                (str(cause).splitlines() or [type(cause).__name__])[0][:200],
+            )
 
     def _reached(self, name: str) -> None:
         if name in self._unreachable:

@@ -54,11 +54,11 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def context_options(conn: Connection,
-                    include_table: Callable[[str], bool] | None = None) -> dict[str, Any]:
+def context_options(conn: Connection, include_table: Callable[[str], bool] | None = None) -> dict[str, Any]:
     """How env.py and every comparison configure Alembic, so that what
     ``db upgrade`` runs and what the tests compare agree. ``conn`` is the
     connection being compared (for what reflection cannot see)."""
+
     def include_name(name: str | None, type_: str, _parents: dict[str, str | None]) -> bool:
         if type_ != "table":
             return True
@@ -66,8 +66,7 @@ def context_options(conn: Connection,
             return False
         return include_table is None or include_table(name or "")
 
-    def include_object(item: Any, _name: str | None, type_: str, _reflected: bool,
-                       compare_to: Any) -> bool:
+    def include_object(item: Any, _name: str | None, type_: str, _reflected: bool, compare_to: Any) -> bool:
         # An index Alembic calls changed is compared again on the server's own
         # terms when only the sort order may differ; see _same_index_on_server.
         if type_ == "index" and compare_to is not None:
@@ -92,8 +91,12 @@ def _descending_on_server_only(conn: Connection, metadata: MetaData) -> list[tup
     plain columns (all ascending) and the server's has a DESC part, Alembic
     sees two equal indexes and never asks include_object."""
     found = []
-    rows = conn.execute(text("SELECT DISTINCT TABLE_NAME, INDEX_NAME FROM information_schema.STATISTICS "
-                             "WHERE TABLE_SCHEMA = DATABASE() AND COLLATION = 'D'")).all()
+    rows = conn.execute(
+        text(
+            "SELECT DISTINCT TABLE_NAME, INDEX_NAME FROM information_schema.STATISTICS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND COLLATION = 'D'"
+        )
+    ).all()
     for table_name, index_name in rows:
         table = metadata.tables.get(table_name)
         for index in table.indexes if table is not None else ():
@@ -118,12 +121,18 @@ def _same_index_on_server(conn: Connection, index: Index) -> bool:
             return False
         wanted.append((match[1], "D" if (match[2] or "").upper() == "DESC" else "A"))
     rows = conn.execute(
-        text("SELECT COLUMN_NAME, COLLATION, NON_UNIQUE FROM information_schema.STATISTICS "
-             "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table AND INDEX_NAME = :index "
-             "ORDER BY SEQ_IN_INDEX"),
-        {"table": index.table.name, "index": index.name}).all()
-    return (bool(rows) and [(r.COLUMN_NAME, r.COLLATION) for r in rows] == wanted
-            and all(bool(r.NON_UNIQUE) != bool(index.unique) for r in rows))
+        text(
+            "SELECT COLUMN_NAME, COLLATION, NON_UNIQUE FROM information_schema.STATISTICS "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table AND INDEX_NAME = :index "
+            "ORDER BY SEQ_IN_INDEX"
+        ),
+        {"table": index.table.name, "index": index.name},
+    ).all()
+    return (
+        bool(rows)
+        and [(r.COLUMN_NAME, r.COLLATION) for r in rows] == wanted
+        and all(bool(r.NON_UNIQUE) != bool(index.unique) for r in rows)
+    )
 
 
 def script_directory() -> ScriptDirectory:
@@ -151,19 +160,21 @@ def upgrade(conn: Connection, target: str = "head") -> list[str]:
     after each revision (MariaDB cannot roll DDL back anyway), so a failed
     one leaves the database at the revision before it, recorded as such."""
     before = current_revision(conn)
-    conn.commit()       # ends our read: Alembic frames its own transactions only outside one
+    conn.commit()  # ends our read: Alembic frames its own transactions only outside one
     command.upgrade(alembic_config(conn), target)
     conn.commit()
     after = current_revision(conn)
     if after == before:
         return []
-    return [f"applied {revision.revision}: {revision.doc}"
-            for revision in reversed(list(script_directory().iterate_revisions(after, before)))]
+    return [
+        f"applied {revision.revision}: {revision.doc}"
+        for revision in reversed(list(script_directory().iterate_revisions(after, before)))
+    ]
 
 
 def stamp(conn: Connection, revision: str) -> None:
     """Record ``revision`` as the database's without running anything."""
-    conn.commit()       # as in upgrade()
+    conn.commit()  # as in upgrade()
     command.stamp(alembic_config(conn), revision)
     conn.commit()
 
@@ -172,24 +183,29 @@ def differences(conn: Connection, metadata: MetaData, *, only_its_tables: bool =
     """What autogenerate finds between the database and ``metadata`` (with
     ``only_its_tables``, other tables of the database are not reported),
     plus the index sort orders it cannot see (_descending_on_server_only)."""
-    context = MigrationContext.configure(conn, opts=context_options(
-        conn, include_table=(lambda name: name in metadata.tables) if only_its_tables else None))
+    context = MigrationContext.configure(
+        conn,
+        opts=context_options(
+            conn, include_table=(lambda name: name in metadata.tables) if only_its_tables else None
+        ),
+    )
     return [*compare_metadata(context, metadata), *_descending_on_server_only(conn, metadata)]
 
 
 def describe(difference: Any) -> str:
     """One autogenerate difference in words: ``add_column messages.callback_url``."""
-    if isinstance(difference, list):            # modify_* come as a list of one-item tuples
+    if isinstance(difference, list):  # modify_* come as a list of one-item tuples
         return "; ".join(describe(item) for item in difference)
     kind, *rest = difference
-    if kind.startswith("modify_"):             # (kind, schema, table, column, {…}, old, new)
+    if kind.startswith("modify_"):  # (kind, schema, table, column, {…}, old, new)
         return f"{kind} {rest[1]}.{rest[2]}: {rest[-2]!r} -> {rest[-1]!r}"
     if len(rest) == 1 and isinstance(rest[0], Table):
         return f"{kind} {rest[0].name}"
-    if len(rest) == 1 and hasattr(rest[0], "columns"):      # an index or a constraint
+    if len(rest) == 1 and hasattr(rest[0], "columns"):  # an index or a constraint
         item = rest[0]
-        parts = ", ".join(e.name if isinstance(e, Column) else str(e)
-                          for e in getattr(item, "expressions", item.columns))
+        parts = ", ".join(
+            e.name if isinstance(e, Column) else str(e) for e in getattr(item, "expressions", item.columns)
+        )
         return f"{kind} {item.table.name}.{item.name or ''}({parts})"
     return f"{kind} " + ".".join(str(getattr(part, "name", part)) for part in rest if part is not None)
 
@@ -208,8 +224,12 @@ class _Recorder:
         table = self.metadata.tables[index.table.name]
         # Alembic hands over columns of a stand-in table, and text() parts
         # ("priority DESC") wrapped to look like columns: key them anew.
-        Index(index.name, *[table.c[e.key] if e.key in table.c else text(e.key) for e in index.expressions],
-              unique=index.unique, **index.kwargs)
+        Index(
+            index.name,
+            *[table.c[e.key] if e.key in table.c else text(e.key) for e in index.expressions],
+            unique=index.unique,
+            **index.kwargs,
+        )
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"the baseline may only create tables and indexes, not {name}")
@@ -222,7 +242,7 @@ def baseline_metadata() -> MetaData:
     module = script_directory().get_revision(BASELINE).module
     recorder = _Recorder()
     with Operations.context(MigrationContext.configure(dialect_name="mysql")) as operations:
-        operations.impl = recorder      # what every op's implementation hands its DDL to
+        operations.impl = recorder  # what every op's implementation hands its DDL to
         module.upgrade()
     return recorder.metadata
 

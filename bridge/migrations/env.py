@@ -10,10 +10,8 @@ from bridge.migrations import context_options, target_metadata
 
 connection = context.config.attributes.get("connection")
 if context.is_offline_mode() or connection is None:
-    raise RuntimeError("smsbridge migrations run through `smsbridge db upgrade`, "
-                       "on a connection it makes")
+    raise RuntimeError("smsbridge migrations run through `smsbridge db upgrade`, on a connection it makes")
 
-context.configure(connection=connection, target_metadata=target_metadata(),
-                  **context_options(connection))
+context.configure(connection=connection, target_metadata=target_metadata(), **context_options(connection))
 with context.begin_transaction():
     context.run_migrations()

@@ -38,16 +38,22 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.sort_keys = False
     app.json.ensure_ascii = False
-    engine = engine or make_engine(settings.database_url, timeout=settings.db_timeout,
-                                   pool_size=10, max_overflow=20)
+    engine = engine or make_engine(
+        settings.database_url, timeout=settings.db_timeout, pool_size=10, max_overflow=20
+    )
     sessions = make_session_factory(engine)
     # The notebook's cells may run up to their own time limit: a bound of their own.
-    report_engine = make_engine(settings.database_url, timeout=reports.TIME_LIMIT_SECONDS + 2,
-                                pool_size=2, max_overflow=2)
+    report_engine = make_engine(
+        settings.database_url, timeout=reports.TIME_LIMIT_SECONDS + 2, pool_size=2, max_overflow=2
+    )
     unavailable = UnavailableLog()
-    app.extensions["smsbridge"] = {"engine": engine, "sessions": sessions,
-                                   "report_engine": report_engine, "throttle": LoginThrottle(),
-                                   "unavailable": unavailable}
+    app.extensions["smsbridge"] = {
+        "engine": engine,
+        "sessions": sessions,
+        "report_engine": report_engine,
+        "throttle": LoginThrottle(),
+        "unavailable": unavailable,
+    }
 
     bind_to_requests(app, sessions)
 
@@ -70,8 +76,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 g.db_session.execute(text("SELECT 1"))
         except UNAVAILABLE as exc:
             unavailable.record(exc)
-            return (jsonify({"status": "unavailable", "database": UNAVAILABLE_MESSAGE}), 503,
-                    {"Retry-After": str(RETRY_AFTER_SECONDS)})
+            return (
+                jsonify({"status": "unavailable", "database": UNAVAILABLE_MESSAGE}),
+                503,
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         return jsonify({"status": "ok"})
 
     app.register_blueprint(classic)

@@ -47,8 +47,9 @@ def _send(authenticate, read_fields, *, key=None, source):
     with session.begin():
         user = authenticate(session)
         recipients, text, options = read_fields()
-        result = accept(session, user, recipients, text, options, settings=_settings(),
-                        idempotency_key=key, source=source)
+        result = accept(
+            session, user, recipients, text, options, settings=_settings(), idempotency_key=key, source=source
+        )
     if not result.replayed:
         wake.notify(_settings())
     return result
@@ -56,6 +57,7 @@ def _send(authenticate, read_fields, *, key=None, source):
 
 # --------------------------------------------------------------------------
 # Classic: GET|POST /smsc?login=&pass=&tel=&msg=&flash=&attempts=&replacemessages_id=
+
 
 def _classic_error(field: str | None, message: str, status: int):
     body = {"success": False, "description": message}
@@ -92,9 +94,11 @@ def smsc():
         response.headers["Retry-After"] = str(wait)
         return response, status
     try:
-        result = _send(lambda session: authenticate_password(session, credentials.login,
-                                                             credentials.password),
-                       read_fields, source="smsc")
+        result = _send(
+            lambda session: authenticate_password(session, credentials.login, credentials.password),
+            read_fields,
+            source="smsc",
+        )
     except AuthError as exc:
         if exc.status == 401:
             throttle.failed(address)
@@ -107,14 +111,23 @@ def smsc():
     description = f"queued {count} message{'s' if count != 1 else ''}"
     if send.replacemessages_id:
         # gammu-smsd's SQL outbox has no field for TP-PID "replace message".
-        description += ("; replacemessages_id is not applied: gammu-smsd cannot send "
-                        "replace-type messages from its database")
-    return jsonify({"success": True, "description": description,
-                    "ids": [m["id"] for m in result.messages], "messages": result.messages})
+        description += (
+            "; replacemessages_id is not applied: gammu-smsd cannot send "
+            "replace-type messages from its database"
+        )
+    return jsonify(
+        {
+            "success": True,
+            "description": description,
+            "ids": [m["id"] for m in result.messages],
+            "messages": result.messages,
+        }
+    )
 
 
 # --------------------------------------------------------------------------
 # JSON API
+
 
 def api_error(status: int, message: str, field: str | None = None, headers=None):
     body = {"error": {"status": status, "message": message}}
@@ -130,8 +143,11 @@ def api_error(status: int, message: str, field: str | None = None, headers=None)
 @v1.errorhandler(BridgeError)
 def _bridge_error(exc: BridgeError):
     # One shape for every refusal: status, message and the field at fault.
-    headers = {"WWW-Authenticate": 'Bearer realm="smsbridge"'} \
-        if isinstance(exc, AuthError) and exc.status == 401 else None
+    headers = (
+        {"WWW-Authenticate": 'Bearer realm="smsbridge"'}
+        if isinstance(exc, AuthError) and exc.status == 401
+        else None
+    )
     return api_error(exc.status, exc.message, field=exc.field, headers=headers)
 
 
@@ -151,8 +167,12 @@ def _api_user():
 @v1.post("/messages")
 def create_messages():
     key = _bearer_key()
-    result = _send(lambda session: authenticate_api_key(session, key), _message_fields,
-                   key=request.headers.get("Idempotency-Key"), source="api")
+    result = _send(
+        lambda session: authenticate_api_key(session, key),
+        _message_fields,
+        key=request.headers.get("Idempotency-Key"),
+        source="api",
+    )
     response = jsonify(result.messages)
     response.status_code = 200 if result.replayed else 202
     if result.replayed:
@@ -185,8 +205,9 @@ def inbound_messages():
     user = _api_user()
     query = parse(InboundQuery, request.args.to_dict())
     with _session().begin():
-        items = [inbound_view(m) for m in list_inbound(_session(), user, since=query.since,
-                                                       limit=query.limit)]
+        items = [
+            inbound_view(m) for m in list_inbound(_session(), user, since=query.since, limit=query.limit)
+        ]
     return jsonify({"items": items, "next_since": items[-1]["id"] if items else query.since})
 
 
@@ -215,8 +236,14 @@ def add_opt_out():
     user = _api_user()
     body = parse(OptOutRequest, _json_body())
     with _session().begin():
-        added = optouts.opt_out(_session(), body.phone, reason=body.reason, source="api",
-                                actor=user.login, region=_settings().default_region)
+        added = optouts.opt_out(
+            _session(),
+            body.phone,
+            reason=body.reason,
+            source="api",
+            actor=user.login,
+            region=_settings().default_region,
+        )
     return jsonify({"phone": body.phone, "added": added}), 201 if added else 200
 
 
@@ -227,11 +254,19 @@ def remove_opt_out(phone: str):
         raise AuthError("only an admin may take a number off the opt-out list", status=403)
     # The body is optional here: anything but an object is no reason at all.
     body = _json_body()
-    reason = parse(OptOutRemoval, body if isinstance(body, dict) else {}).reason or \
-        parse(OptOutRemoval, {"reason": request.args.get("reason")}).reason
+    reason = (
+        parse(OptOutRemoval, body if isinstance(body, dict) else {}).reason
+        or parse(OptOutRemoval, {"reason": request.args.get("reason")}).reason
+    )
     with _session().begin():
-        removed = optouts.opt_in(_session(), phone, reason=reason,
-                                 source="api", actor=user.login, region=_settings().default_region)
+        removed = optouts.opt_in(
+            _session(),
+            phone,
+            reason=reason,
+            source="api",
+            actor=user.login,
+            region=_settings().default_region,
+        )
     if not removed:
         raise NotFound(f"{phone} is not on the opt-out list")
     return jsonify({"phone": phone, "removed": True})
@@ -243,8 +278,14 @@ def put_webhook():
     body = parse(WebhookRequest, _json_body())
     with _session().begin():
         secret = webhooks.set_webhook(_session(), _settings(), user.login, body.url)
-    return jsonify({"url": body.url, "secret": secret,
-                    "events": list(webhooks.EVENTS), "signature_header": "X-Smsbridge-Signature"})
+    return jsonify(
+        {
+            "url": body.url,
+            "secret": secret,
+            "events": list(webhooks.EVENTS),
+            "signature_header": "X-Smsbridge-Signature",
+        }
+    )
 
 
 @v1.get("/openapi.json")

@@ -56,6 +56,7 @@ Model = TypeVar("Model", bound=BaseModel)
 # --------------------------------------------------------------------------
 # Refusals: pydantic's errors in the project's words
 
+
 class Refusal:
     """What to tell a caller whose field was refused, put in the field's
     ``Annotated[...]``. ``words`` answer a missing value or one of the wrong
@@ -70,8 +71,7 @@ class Refusal:
 
 # Errors about a value's size or content rather than its kind: these keep
 # their own words unless a Refusal names them.
-_LIMITS = {"greater_than_equal", "less_than_equal", "string_too_long", "string_unicode",
-           "value_error"}
+_LIMITS = {"greater_than_equal", "less_than_equal", "string_too_long", "string_unicode", "value_error"}
 _WORDS = {
     "int_type": "must be an integer",
     "bool_type": "must be a boolean",
@@ -110,9 +110,13 @@ def _words(model: type[BaseModel], field: str, error: dict) -> str:
     metadata = info.metadata if info else []
     says = next((m for m in metadata if isinstance(m, Refusal)), Refusal())
     kind, context = error["type"], error.get("ctx", {})
-    if error.get("input") is None and kind != "missing" or \
-            kind == "string_too_short" and context.get("min_length") == 1:
-        kind = "missing"        # null or an empty string is as good as none
+    if (
+        error.get("input") is None
+        and kind != "missing"
+        or kind == "string_too_short"
+        and context.get("min_length") == 1
+    ):
+        kind = "missing"  # null or an empty string is as good as none
     if kind in says.by_type:
         return says.by_type[kind]
     if says.words and (says.always or kind not in _LIMITS):
@@ -166,48 +170,64 @@ class SendRequest(RequestModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    to: Annotated[StrictStr | Recipients,
-                  Refusal("a phone number, a comma-separated string or a list of them")] = Field(
+    to: Annotated[
+        StrictStr | Recipients, Refusal("a phone number, a comma-separated string or a list of them")
+    ] = Field(
         description="Recipients: one number, a string of them separated by commas (also `;` or "
-                    "newlines), or a list. At most the `max_recipients` setting (default 1000); "
-                    "repeated numbers are sent once. Numbers without a country code are read "
-                    "in the `default_region`.",
-        examples=["+79161234567", ["+79161234567", "8 916 765-43-21"]])
-    text: Annotated[StrictStr, Refusal("must be a string", missing="a message text is required")] = (
-        Field(min_length=1, description="At most the `max_parts` setting (default 10) SMS parts; "
-                                        "no NUL characters."))
-    flash: StrictBool | None = Field(False, description="A flash SMS: shown, not stored, by the "
-                                                        "phone.")
+        "newlines), or a list. At most the `max_recipients` setting (default 1000); "
+        "repeated numbers are sent once. Numbers without a country code are read "
+        "in the `default_region`.",
+        examples=["+79161234567", ["+79161234567", "8 916 765-43-21"]],
+    )
+    text: Annotated[StrictStr, Refusal("must be a string", missing="a message text is required")] = Field(
+        min_length=1, description="At most the `max_parts` setting (default 10) SMS parts; no NUL characters."
+    )
+    flash: StrictBool | None = Field(False, description="A flash SMS: shown, not stored, by the phone.")
     attempts: StrictInt | None = Field(1, json_schema_extra={"minimum": 1}, description=ATTEMPTS)
     priority: StrictInt | None = Field(0, ge=0, le=MAX_PRIORITY, description="Higher is sent first.")
     send_at: Annotated[StrictStr | None, Refusal("must be an ISO 8601 string")] = Field(
-        None, json_schema_extra={"format": "date-time"},
-        description="ISO 8601; without an offset it is UTC. Not before this time; a past time "
-                    "means now.")
-    valid_for: Annotated[StrictInt | None, Refusal(
-        greater_than_equal=f"must be between 1 and {MAX_VALID_FOR} seconds",
-        less_than_equal=f"must be between 1 and {MAX_VALID_FOR} seconds")] = Field(
-        None, ge=1, le=MAX_VALID_FOR,
+        None,
+        json_schema_extra={"format": "date-time"},
+        description="ISO 8601; without an offset it is UTC. Not before this time; a past time means now.",
+    )
+    valid_for: Annotated[
+        StrictInt | None,
+        Refusal(
+            greater_than_equal=f"must be between 1 and {MAX_VALID_FOR} seconds",
+            less_than_equal=f"must be between 1 and {MAX_VALID_FOR} seconds",
+        ),
+    ] = Field(
+        None,
+        ge=1,
+        le=MAX_VALID_FOR,
         description="Seconds after `send_at` (or now) after which an unsent message expires. "
-                    "No expiry when absent.")
+        "No expiry when absent.",
+    )
     delivery_report: StrictBool | None = Field(
-        None, description="Ask the network for a delivery report (true) or not (false); null or "
-                          "absent is the SIM's default. With a report the message can end "
-                          "`delivered` or `undelivered`.")
+        None,
+        description="Ask the network for a delivery report (true) or not (false); null or "
+        "absent is the SIM's default. With a report the message can end "
+        "`delivered` or `undelivered`.",
+    )
     callback_url: Annotated[StrictStr | None, Refusal("must be a URL string")] = Field(
-        None, max_length=MAX_URL, json_schema_extra={"format": "uri"},
+        None,
+        max_length=MAX_URL,
+        json_schema_extra={"format": "uri"},
         description="An http(s) URL. This message's events (`sms:sent`, `sms:delivered`, "
-                    "`sms:failed`) are POSTed here instead of to the user's webhook, signed "
-                    "with the user's secret (see Webhooks). Loopback and private hosts are "
-                    "refused (400, field `callback_url`) unless the operator allows them.")
+        "`sms:failed`) are POSTed here instead of to the user's webhook, signed "
+        "with the user's secret (see Webhooks). Loopback and private hosts are "
+        "refused (400, field `callback_url`) unless the operator allows them.",
+    )
 
     def options(self) -> SendOptions:
         """What ``accept`` takes: null is the default, send_at parsed."""
-        given = {name: getattr(self, name) for name in ("flash", "attempts", "priority",
-                                                        "valid_for", "delivery_report",
-                                                        "callback_url")}
-        return SendOptions(**{k: v for k, v in given.items() if v is not None},
-                           send_at=parse_send_at(self.send_at))
+        given = {
+            name: getattr(self, name)
+            for name in ("flash", "attempts", "priority", "valid_for", "delivery_report", "callback_url")
+        }
+        return SendOptions(
+            **{k: v for k, v in given.items() if v is not None}, send_at=parse_send_at(self.send_at)
+        )
 
 
 OptOutReason = Annotated[StrictStr | None, Refusal("a text of at most 255 characters", always=True)]
@@ -217,7 +237,8 @@ class OptOutRequest(RequestModel):
     """Other fields are ignored."""
 
     phone: Annotated[StrictStr, Refusal("a phone number is required")] = Field(
-        description="In any form `to` accepts; stored in E.164.", examples=["+79161234567"])
+        description="In any form `to` accepts; stored in E.164.", examples=["+79161234567"]
+    )
     reason: OptOutReason = Field(None, max_length=255, description="Why; recorded with the change.")
 
 
@@ -230,10 +251,12 @@ class OptOutRemoval(RequestModel):
 class WebhookRequest(RequestModel):
     """Other fields are ignored."""
 
-    url: Annotated[StrictStr, Refusal("an http(s) URL, or \"\" for a signing secret only")] = Field(
-        max_length=MAX_URL, examples=["https://example.com/smsbridge", ""],
+    url: Annotated[StrictStr, Refusal('an http(s) URL, or "" for a signing secret only')] = Field(
+        max_length=MAX_URL,
+        examples=["https://example.com/smsbridge", ""],
         description="An http(s) URL; loopback and private hosts are refused unless the operator "
-                    "allows them. `\"\"`: no URL, only a signing secret for `callback_url`.")
+        'allows them. `""`: no URL, only a signing secret for `callback_url`.',
+    )
 
 
 def _cursor_digits(raw: object) -> int:
@@ -246,14 +269,20 @@ def _cursor_digits(raw: object) -> int:
 
 
 class InboundQuery(RequestModel):
-    since: Annotated[int, BeforeValidator(_cursor_digits),
-                     Refusal(f"must be a whole number from 0 to {MAX_CURSOR}", always=True)] = Field(
-        0, ge=0, le=MAX_CURSOR,
+    since: Annotated[
+        int,
+        BeforeValidator(_cursor_digits),
+        Refusal(f"must be a whole number from 0 to {MAX_CURSOR}", always=True),
+    ] = Field(
+        0,
+        ge=0,
+        le=MAX_CURSOR,
         description="The last id already seen; 0 (the default) starts from the beginning. "
-                    "Otherwise 400 with field `since`.")
-    limit: Annotated[int, BeforeValidator(_cursor_digits),
-                     Refusal("must be a whole number from 1 to 1000", always=True)] = Field(
-        100, ge=1, le=1000, description="At most this many items. Otherwise 400 with field `limit`.")
+        "Otherwise 400 with field `since`.",
+    )
+    limit: Annotated[
+        int, BeforeValidator(_cursor_digits), Refusal("must be a whole number from 1 to 1000", always=True)
+    ] = Field(100, ge=1, le=1000, description="At most this many items. Otherwise 400 with field `limit`.")
 
 
 # --------------------------------------------------------------------------
@@ -282,14 +311,18 @@ def _whole_number(raw: object) -> int:
         raise ValueError("must be a whole number") from None
 
 
-ClassicFlag = Annotated[bool, PlainValidator(_flag),
-                        WithJsonSchema({"type": "string", "examples": ["1", "0"]})]
+ClassicFlag = Annotated[
+    bool, PlainValidator(_flag), WithJsonSchema({"type": "string", "examples": ["1", "0"]})
+]
 
 
 def _flag_field(description: str):
-    return Field(False, json_schema_extra={"default": "0"},
-                 description=f"{description} Case-insensitive 1, true, yes or on; 0, false, no, "
-                             "off or empty (the default). Anything else is a 400.")
+    return Field(
+        False,
+        json_schema_extra={"default": "0"},
+        description=f"{description} Case-insensitive 1, true, yes or on; 0, false, no, "
+        "off or empty (the default). Anything else is a 400.",
+    )
 
 
 class ClassicCredentials(RequestModel):
@@ -303,22 +336,29 @@ class ClassicSend(RequestModel):
     """What to send; read only once the caller is known."""
 
     tel: Annotated[str, AfterValidator(_present)] = Field(
-        description="Recipients, separated by commas (also `;` or newlines).")
+        description="Recipients, separated by commas (also `;` or newlines)."
+    )
     msg: Annotated[str, AfterValidator(_present)] = Field(description="The text.")
     flash: ClassicFlag = _flag_field("1 sends a flash SMS (shown, not stored, by the phone).")
     attempts: Annotated[int, BeforeValidator(_whole_number)] = Field(
-        1, json_schema_extra={"minimum": 1}, description=ATTEMPTS)
-    dlr: ClassicFlag = _flag_field("1 asks the network for a delivery report, so the message can "
-                                   "become `delivered` or `undelivered`; 0 or absent leaves it to "
-                                   "the SIM's default (it does not turn reports off).")
+        1, json_schema_extra={"minimum": 1}, description=ATTEMPTS
+    )
+    dlr: ClassicFlag = _flag_field(
+        "1 asks the network for a delivery report, so the message can "
+        "become `delivered` or `undelivered`; 0 or absent leaves it to "
+        "the SIM's default (it does not turn reports off)."
+    )
     replacemessages_id: str | None = Field(
-        None, description="Accepted but not applied: gammu-smsd cannot send replace-type "
-                          "messages from its database. When given, the answer's `description` "
-                          "says so.")
+        None,
+        description="Accepted but not applied: gammu-smsd cannot send replace-type "
+        "messages from its database. When given, the answer's `description` "
+        "says so.",
+    )
 
     def options(self) -> SendOptions:
-        return SendOptions(flash=self.flash, attempts=self.attempts,
-                           delivery_report=True if self.dlr else None)
+        return SendOptions(
+            flash=self.flash, attempts=self.attempts, delivery_report=True if self.dlr else None
+        )
 
 
 class ClassicRequest(ClassicSend, ClassicCredentials):
@@ -330,11 +370,13 @@ class ClassicRequest(ClassicSend, ClassicCredentials):
 # --------------------------------------------------------------------------
 # Answers
 
+
 class ErrorDetail(ResponseModel):
     status: int = Field(description="The HTTP status.")
     message: str
-    field: str | None = Field(None, json_schema_extra=_absent_not_null,
-                              description="The input at fault, when one is.")
+    field: str | None = Field(
+        None, json_schema_extra=_absent_not_null, description="The input at fault, when one is."
+    )
 
 
 class Error(ResponseModel):
@@ -362,8 +404,9 @@ class AcceptedMessage(ResponseModel):
 class ClassicResult(ResponseModel):
     success: Literal[True]
     description: str = Field(
-        description="`queued N message(s)`, plus a note when `replacemessages_id` was given and "
-                    "ignored.", examples=["queued 2 messages"])
+        description="`queued N message(s)`, plus a note when `replacemessages_id` was given and ignored.",
+        examples=["queued 2 messages"],
+    )
     ids: list[int] = Field(description="The ids of `messages`, in the same order.")
     messages: list[AcceptedMessage]
 
@@ -375,7 +418,8 @@ class ClassicError(ResponseModel):
     success: Literal[False]
     description: str
     field: Literal["login", "pass", "tel", "msg", "flash", "dlr", "attempts"] | None = Field(
-        None, json_schema_extra=_absent_not_null, description="The parameter at fault, for a 400.")
+        None, json_schema_extra=_absent_not_null, description="The parameter at fault, for a 400."
+    )
 
 
 class Attempt(ResponseModel):
@@ -402,10 +446,8 @@ class Message(ResponseModel):
     attempts_allowed: int
     wait_reason: str | None = Field(description="Why a queued message is not dispatched yet.")
     last_error: str | None
-    delivery_report: bool | None = Field(
-        description="Asked for a delivery report; null: the SIM's default.")
-    delivery_status: int | None = Field(
-        description="The network's status code from the delivery report.")
+    delivery_report: bool | None = Field(description="Asked for a delivery report; null: the SIM's default.")
+    delivery_status: int | None = Field(description="The network's status code from the delivery report.")
     created_at: datetime
     send_at: datetime | None
     expires_at: datetime | None
@@ -421,8 +463,9 @@ class SIM(ResponseModel):
     enabled: bool
     healthy: bool
     health_changed_at: datetime | None
-    signal: int | None = Field(description="Percent, from gammu-smsd's last heartbeat; null "
-                                           "before the first.")
+    signal: int | None = Field(
+        description="Percent, from gammu-smsd's last heartbeat; null before the first."
+    )
     battery: int | None = Field(description="Percent.")
     network: str | None
     parts_used: int = Field(description="SMS parts reserved or sent this billing period.")
@@ -431,8 +474,7 @@ class SIM(ResponseModel):
     waiting: int = Field(description="Rows in this SIM's gammu-smsd outbox.")
     owner: str | None = Field(description="Login of the owner; null for a shared SIM.")
     simulated: bool
-    delivery_report: bool = Field(description="Delivery reports by default for this SIM's "
-                                              "messages.")
+    delivery_report: bool = Field(description="Delivery reports by default for this SIM's messages.")
 
 
 class InboundData(ResponseModel):
@@ -443,15 +485,19 @@ class InboundData(ResponseModel):
     sim: str = Field(description="Name of the SIM that received it.")
     text: str = Field(description="The whole text, long texts joined.")
     parts: int = Field(ge=1, description="SMS parts received.")
-    complete: bool = Field(description="False when some parts never arrived and the text was "
-                                       "joined without them after waiting `inbound_part_wait` "
-                                       "(default 300 s).")
+    complete: bool = Field(
+        description="False when some parts never arrived and the text was "
+        "joined without them after waiting `inbound_part_wait` "
+        "(default 300 s)."
+    )
     received_at: datetime
 
 
 class RuleRun(ResponseModel):
-    rule: str = Field(description="`opt-out word`, `opt-in word` or the rule, e.g. "
-                                  "`#3 [everyone] keyword 'stop' -> reply Bye`.")
+    rule: str = Field(
+        description="`opt-out word`, `opt-in word` or the rule, e.g. "
+        "`#3 [everyone] keyword 'stop' -> reply Bye`."
+    )
     outcome: Literal["done", "error"]
     detail: str = Field(description="What it did, or why it failed.")
 
@@ -461,21 +507,26 @@ class InboundMessage(InboundData):
 
     inbound_id: int = Field(description="The same as `id`.")
     id: int = Field(description="The paging cursor.")
-    rules: list[RuleRun] = Field(description="Every rule that matched (and the opt-out/opt-in "
-                                             "words), in the order they ran.")
+    rules: list[RuleRun] = Field(
+        description="Every rule that matched (and the opt-out/opt-in words), in the order they ran."
+    )
 
 
 class InboundPage(ResponseModel):
     items: list[InboundMessage]
-    next_since: int = Field(ge=0, description="The last item's id, or `since` when there are no "
-                                              "items: the `since` of the next call.")
+    next_since: int = Field(
+        ge=0,
+        description="The last item's id, or `since` when there are no items: the `since` of the next call.",
+    )
 
 
 class OptOut(ResponseModel):
     phone: str = Field(description="E.164.")
     reason: str | None
-    source: str = Field(description="Where it came from: `api`, `sms` (the number texted an "
-                                    "opt-out word), or another interface.")
+    source: str = Field(
+        description="Where it came from: `api`, `sms` (the number texted an "
+        "opt-out word), or another interface."
+    )
     since: datetime
 
 
@@ -491,9 +542,10 @@ class OptOutRemoved(ResponseModel):
 
 class WebhookSettings(ResponseModel):
     url: str
-    secret: str = Field(pattern="^[0-9a-f]{64}$",
-                        description="The new signing secret (64 hex digits); the API never shows "
-                                    "it again.")
+    secret: str = Field(
+        pattern="^[0-9a-f]{64}$",
+        description="The new signing secret (64 hex digits); the API never shows it again.",
+    )
     events: list[Literal[EVENTS]] = Field(description="Every event there is.")
     signature_header: Literal["X-Smsbridge-Signature"]
 
@@ -507,17 +559,20 @@ class MessageEventData(ResponseModel):
     parts: int | None = Field(description="SMS parts.")
     sent_at: datetime | None
     finished_at: datetime | None
-    delivery_status: int | None = Field(description="The network's status code from the delivery "
-                                                    "report, when there was one.")
+    delivery_status: int | None = Field(
+        description="The network's status code from the delivery report, when there was one."
+    )
     error: str | None
 
 
 class WebhookEvent(ResponseModel):
     """The body of every webhook POST."""
 
-    id: str = Field(pattern="^[0-9a-f]{32}$",
-                    description="The delivery id, also in `X-Smsbridge-Delivery`; the same on "
-                                "every retry: de-duplicate by it.")
+    id: str = Field(
+        pattern="^[0-9a-f]{32}$",
+        description="The delivery id, also in `X-Smsbridge-Delivery`; the same on "
+        "every retry: de-duplicate by it.",
+    )
     event: Literal[EVENTS]
     created_at: datetime = Field(description="When the event happened.")
     data: InboundData | MessageEventData

@@ -68,7 +68,7 @@ TAGS = {
     "sims": "JSON API: the SIMs a user may send through.",
     "inbound": "JSON API: texts received by the SIMs.",
     "optouts": "JSON API: numbers that asked not to be texted; dispatch never sends to them "
-               "(the message becomes `opted_out`).",
+    "(the message becomes `opted_out`).",
     "webhooks": "JSON API: where events are POSTed.",
     "meta": "Health and this document.",
 }
@@ -97,9 +97,9 @@ class Route:
     body: type[BaseModel] | None = None
     body_required: bool = True
     media: tuple[str, ...] = ("application/json",)
-    query: type[BaseModel] | None = None      # its fields are the query parameters
+    query: type[BaseModel] | None = None  # its fields are the query parameters
     parameters: tuple[dict, ...] = ()
-    public: bool = False                      # no API key
+    public: bool = False  # no API key
 
 
 def _header(description: str, schema: dict) -> dict:
@@ -107,180 +107,325 @@ def _header(description: str, schema: dict) -> dict:
 
 
 UNAUTHORIZED = Reply(
-    "No `Authorization: Bearer <key>` header, or an unknown or revoked API key.", s.Error,
+    "No `Authorization: Bearer <key>` header, or an unknown or revoked API key.",
+    s.Error,
     headers={"WWW-Authenticate": _header('`Bearer realm="smsbridge"`', {"type": "string"})},
-    name="Unauthorized")
+    name="Unauthorized",
+)
 BLOCKED = Reply("The API key's user is blocked.", s.Error, name="Blocked")
 TOO_LARGE = Reply(MAX_BODY, s.Error, name="TooLarge")
 RETRY_AFTER = {"Retry-After": _header("Seconds to wait before trying again.", {"type": "integer"})}
-UNAVAILABLE_TEXT = ("The database is unreachable (stopped, restarting, or slower than "
-                    "`db_timeout`). Nothing was stored, unless the connection broke during the "
-                    "commit itself: try again after `Retry-After` seconds, with the same "
-                    "`Idempotency-Key` where the route takes one.")
+UNAVAILABLE_TEXT = (
+    "The database is unreachable (stopped, restarting, or slower than "
+    "`db_timeout`). Nothing was stored, unless the connection broke during the "
+    "commit itself: try again after `Retry-After` seconds, with the same "
+    "`Idempotency-Key` where the route takes one."
+)
 UNAVAILABLE = Reply(UNAVAILABLE_TEXT, s.Error, headers=RETRY_AFTER, name="Unavailable")
 
 
 def _classic(method: str, path: str, operation_id: str) -> Route:
     """``/smsc`` and ``/smsc.php`` are one view; GET reads the query string,
     POST a form as well."""
+
     def error(text: str) -> Reply:
         return Reply(text, s.ClassicError)
 
     replies = {
         "200": Reply("Every recipient was queued, one message each.", s.ClassicResult),
-        "400": error("A parameter is missing or invalid; nothing was stored. `field` names it "
-                     "(login, pass, tel, msg, flash, dlr or attempts) and `description` starts "
-                     "with it, e.g. `tel: at least one recipient is required`."),
+        "400": error(
+            "A parameter is missing or invalid; nothing was stored. `field` names it "
+            "(login, pass, tel, msg, flash, dlr or attempts) and `description` starts "
+            "with it, e.g. `tel: at least one recipient is required`."
+        ),
         "401": error("Wrong login or password (no `field`)."),
         "403": error("The user is blocked, or no SIM is available to this user (no `field`)."),
-        "429": Reply("Too many wrong passwords from this address: after 5, each further one "
-                     "locks the address out twice as long (1 s, 2 s, … 15 min). Try again "
-                     "after `Retry-After` seconds.", s.ClassicError,
-                     headers={"Retry-After": {"schema": {"type": "integer"}}}),
+        "429": Reply(
+            "Too many wrong passwords from this address: after 5, each further one "
+            "locks the address out twice as long (1 s, 2 s, … 15 min). Try again "
+            "after `Retry-After` seconds.",
+            s.ClassicError,
+            headers={"Retry-After": {"schema": {"type": "integer"}}},
+        ),
         "503": Reply(UNAVAILABLE_TEXT, s.ClassicError, headers=RETRY_AFTER),
     }
     required = "`login`, `pass`, `tel` and `msg` are required: without one the answer is 400."
     if method == "get":
-        return Route("get", path, operation_id + "Get", "classic",
-                     f"Send a text, classic style ({path})", replies, public=True,
-                     description="Parameters in the query string. " + required,
-                     query=s.ClassicRequest)
-    return Route("post", path, operation_id + "Post", "classic",
-                 f"Send a text, classic style ({path})",
-                 {**replies, "413": Reply(MAX_BODY, s.ClassicError)}, public=True,
-                 description="The same parameters as the GET call, as a form body or in the "
-                             "query string (the query string wins when both name one). " + required,
-                 body=s.ClassicRequest, body_required=False,
-                 media=("application/x-www-form-urlencoded", "multipart/form-data"))
+        return Route(
+            "get",
+            path,
+            operation_id + "Get",
+            "classic",
+            f"Send a text, classic style ({path})",
+            replies,
+            public=True,
+            description="Parameters in the query string. " + required,
+            query=s.ClassicRequest,
+        )
+    return Route(
+        "post",
+        path,
+        operation_id + "Post",
+        "classic",
+        f"Send a text, classic style ({path})",
+        {**replies, "413": Reply(MAX_BODY, s.ClassicError)},
+        public=True,
+        description="The same parameters as the GET call, as a form body or in the "
+        "query string (the query string wins when both name one). " + required,
+        body=s.ClassicRequest,
+        body_required=False,
+        media=("application/x-www-form-urlencoded", "multipart/form-data"),
+    )
 
 
 ROUTES = (
-    Route("get", "/healthz", "healthz", "meta",
-          "Liveness: the app answers and reaches its database", public=True, replies={
-              "200": Reply("The database answered `SELECT 1`.", s.Health),
-              "503": Reply("The database did not answer within `db_timeout`.",
-                           s.HealthUnavailable, headers=RETRY_AFTER)}),
-    *(_classic(method, path, name) for path, name in (("/smsc", "smsc"), ("/smsc.php", "smscPhp"))
-      for method in ("get", "post")),
-    Route("post", "/api/v1/messages", "createMessages", "messages",
-          "Queue a text to one or more recipients",
-          description="Stores one queued message per distinct recipient. With an "
-                      "`Idempotency-Key`, repeating the same request answers with the messages "
-                      "of the first one (200) instead of sending again.",
-          body=s.SendRequest,
-          parameters=({"name": "Idempotency-Key", "in": "header", "required": False,
-                       "description": "Any string of 1-255 characters, unique per request for "
-                                      "this user. Otherwise 400 with field `idempotency_key`.",
-                       "schema": {"type": "string", "minLength": 1, "maxLength": 255}},),
-          replies={
-              "202": Reply("Queued: one entry per distinct recipient, in the order given, "
-                           "status `queued`.", list[s.AcceptedMessage]),
-              "200": Reply("Idempotent replay: this key was used before with the same payload. "
-                           "Nothing new was stored; the entries are the earlier messages with "
-                           "their current status.", list[s.AcceptedMessage],
-                           headers={"Idempotent-Replayed": _header("Always `true` on a replay.",
-                                                                   {"const": "true"})}),
-              "400": Reply("Invalid input; nothing was stored. `field` names it: `body` (not a "
-                           "JSON object), the first unknown field, `to`, `text`, `flash`, "
-                           "`attempts`, `priority`, `send_at`, `valid_for`, `delivery_report`, "
-                           "`callback_url` (not an http(s) URL, host not resolvable, or a "
-                           "loopback/private address the operator does not allow) or "
-                           "`idempotency_key`.", s.Error),
-              "401": UNAUTHORIZED,
-              "403": Reply("The user is blocked, or no SIM is available to this user.", s.Error),
-              "413": TOO_LARGE,
-              "422": Reply("The `Idempotency-Key` was already used for a different request "
-                           "(field `idempotency_key`).", s.Error)}),
-    Route("get", "/api/v1/messages/{message_id}", "getMessage", "messages",
-          "One message: its state and every hand-off to a SIM",
-          parameters=({"name": "message_id", "in": "path", "required": True,
-                       "schema": {"type": "integer", "minimum": 0}},),
-          replies={
-              "200": Reply("The message.", s.Message),
-              "401": UNAUTHORIZED, "403": BLOCKED,
-              "404": Reply("No such message, or it belongs to another user (only admins see "
-                           "every message).", s.Error)}),
-    Route("get", "/api/v1/sims", "listSims", "sims",
-          "The SIMs this user may send through (admins: all), by name", replies={
-              "200": Reply("Shared SIMs and the user's own, disabled ones included.",
-                           list[s.SIM]),
-              "401": UNAUTHORIZED, "403": BLOCKED}),
-    Route("get", "/api/v1/inbound", "listInbound", "inbound",
-          "Received texts, oldest first, cursor-paged",
-          description="Texts with an id greater than `since`, at most `limit` of them. Pass the "
-                      "answer's `next_since` as `since` to get the next page; an empty `items` "
-                      "means there is nothing newer yet. A text belongs to the user who last "
-                      "texted its sender through that SIM, else to the SIM's owner; users see "
-                      "their own, admins see every text.",
-          query=s.InboundQuery, replies={
-              "200": Reply("One page.", s.InboundPage),
-              "400": Reply("`since` or `limit` is not a whole number in its range (`field` "
-                           "names it).", s.Error),
-              "401": UNAUTHORIZED, "403": BLOCKED}),
-    Route("get", "/api/v1/optouts", "listOptOuts", "optouts", "The whole opt-out list, oldest first",
-          description="Admins only: the list holds every user's customers and what they texted.",
-          replies={
-              "200": Reply("Every number on the list.", list[s.OptOut]),
-              "401": UNAUTHORIZED,
-              "403": Reply("Not an admin, or a blocked user.", s.Error)}),
-    Route("post", "/api/v1/optouts", "addOptOut", "optouts", "Put a number on the opt-out list",
-          description="Any user may add a number; only admins may remove one. The change is "
-                      "recorded with the user's login.",
-          body=s.OptOutRequest, replies={
-              "201": Reply("Added.", s.OptOutAdded),
-              "200": Reply("Already on the list; nothing changed (`added` is false).",
-                           s.OptOutAdded),
-              "400": Reply("`field` names the fault: `body` (not a JSON object), `phone` "
-                           "(missing, not a string or not a valid phone number) or `reason` "
-                           "(not a string of at most 255 characters).", s.Error),
-              "401": UNAUTHORIZED, "403": BLOCKED, "413": TOO_LARGE}),
-    Route("delete", "/api/v1/optouts/{phone}", "removeOptOut", "optouts",
-          "Take a number off the opt-out list (admins only)",
-          description="A reason may come as a JSON body `{\"reason\": ...}` or as the query "
-                      "parameter `reason` (the body wins). The change is recorded with the "
-                      "admin's login.",
-          body=s.OptOutRemoval, body_required=False,
-          parameters=({"name": "phone", "in": "path", "required": True,
-                       "description": "The number, in any form `to` accepts (URL-encode `+` as "
-                                      "`%2B`); it is normalised to E.164.",
-                       "schema": {"type": "string", "minLength": 1}},
-                      {"name": "reason", "in": "query", "required": False,
-                       "description": "Why, when the body gives no reason.",
-                       "schema": {"type": "string", "maxLength": 255}}),
-          replies={
-              "200": Reply("Removed: the number may be texted again.", s.OptOutRemoved),
-              "400": Reply("`field` is `phone` (not a valid phone number) or `reason` (not a "
-                           "string of at most 255 characters).", s.Error),
-              "401": UNAUTHORIZED,
-              "403": Reply("The user is not an admin, or is blocked.", s.Error),
-              "404": Reply("The number is not on the opt-out list.", s.Error),
-              "413": TOO_LARGE}),
-    Route("put", "/api/v1/webhook", "setWebhook", "webhooks",
-          "Set this user's webhook URL and get a new signing secret",
-          description="Every call makes a new secret; the old one stops signing new deliveries "
-                      "(those already queued keep the secret they were queued with). The same "
-                      "secret signs this user's `callback_url` events. See Webhooks in the "
-                      "description above and `webhooks` below.",
-          body=s.WebhookRequest, replies={
-              "200": Reply("Set.", s.WebhookSettings),
-              "400": Reply("`field` is `body` (not a JSON object) or `url` (missing, not an "
-                           "http(s) URL, host not resolvable, or a loopback/private address "
-                           "the operator does not allow).", s.Error),
-              "401": UNAUTHORIZED, "403": BLOCKED, "413": TOO_LARGE}),
-    Route("get", "/api/v1/openapi.json", "getOpenApi", "meta", "This document", public=True,
-          replies={"200": Reply("The OpenAPI 3.1 document.", {"type": "object"})}),
+    Route(
+        "get",
+        "/healthz",
+        "healthz",
+        "meta",
+        "Liveness: the app answers and reaches its database",
+        public=True,
+        replies={
+            "200": Reply("The database answered `SELECT 1`.", s.Health),
+            "503": Reply(
+                "The database did not answer within `db_timeout`.", s.HealthUnavailable, headers=RETRY_AFTER
+            ),
+        },
+    ),
+    *(
+        _classic(method, path, name)
+        for path, name in (("/smsc", "smsc"), ("/smsc.php", "smscPhp"))
+        for method in ("get", "post")
+    ),
+    Route(
+        "post",
+        "/api/v1/messages",
+        "createMessages",
+        "messages",
+        "Queue a text to one or more recipients",
+        description="Stores one queued message per distinct recipient. With an "
+        "`Idempotency-Key`, repeating the same request answers with the messages "
+        "of the first one (200) instead of sending again.",
+        body=s.SendRequest,
+        parameters=(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "Any string of 1-255 characters, unique per request for "
+                "this user. Otherwise 400 with field `idempotency_key`.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            },
+        ),
+        replies={
+            "202": Reply(
+                "Queued: one entry per distinct recipient, in the order given, status `queued`.",
+                list[s.AcceptedMessage],
+            ),
+            "200": Reply(
+                "Idempotent replay: this key was used before with the same payload. "
+                "Nothing new was stored; the entries are the earlier messages with "
+                "their current status.",
+                list[s.AcceptedMessage],
+                headers={"Idempotent-Replayed": _header("Always `true` on a replay.", {"const": "true"})},
+            ),
+            "400": Reply(
+                "Invalid input; nothing was stored. `field` names it: `body` (not a "
+                "JSON object), the first unknown field, `to`, `text`, `flash`, "
+                "`attempts`, `priority`, `send_at`, `valid_for`, `delivery_report`, "
+                "`callback_url` (not an http(s) URL, host not resolvable, or a "
+                "loopback/private address the operator does not allow) or "
+                "`idempotency_key`.",
+                s.Error,
+            ),
+            "401": UNAUTHORIZED,
+            "403": Reply("The user is blocked, or no SIM is available to this user.", s.Error),
+            "413": TOO_LARGE,
+            "422": Reply(
+                "The `Idempotency-Key` was already used for a different request (field `idempotency_key`).",
+                s.Error,
+            ),
+        },
+    ),
+    Route(
+        "get",
+        "/api/v1/messages/{message_id}",
+        "getMessage",
+        "messages",
+        "One message: its state and every hand-off to a SIM",
+        parameters=(
+            {
+                "name": "message_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 0},
+            },
+        ),
+        replies={
+            "200": Reply("The message.", s.Message),
+            "401": UNAUTHORIZED,
+            "403": BLOCKED,
+            "404": Reply(
+                "No such message, or it belongs to another user (only admins see every message).", s.Error
+            ),
+        },
+    ),
+    Route(
+        "get",
+        "/api/v1/sims",
+        "listSims",
+        "sims",
+        "The SIMs this user may send through (admins: all), by name",
+        replies={
+            "200": Reply("Shared SIMs and the user's own, disabled ones included.", list[s.SIM]),
+            "401": UNAUTHORIZED,
+            "403": BLOCKED,
+        },
+    ),
+    Route(
+        "get",
+        "/api/v1/inbound",
+        "listInbound",
+        "inbound",
+        "Received texts, oldest first, cursor-paged",
+        description="Texts with an id greater than `since`, at most `limit` of them. Pass the "
+        "answer's `next_since` as `since` to get the next page; an empty `items` "
+        "means there is nothing newer yet. A text belongs to the user who last "
+        "texted its sender through that SIM, else to the SIM's owner; users see "
+        "their own, admins see every text.",
+        query=s.InboundQuery,
+        replies={
+            "200": Reply("One page.", s.InboundPage),
+            "400": Reply(
+                "`since` or `limit` is not a whole number in its range (`field` names it).", s.Error
+            ),
+            "401": UNAUTHORIZED,
+            "403": BLOCKED,
+        },
+    ),
+    Route(
+        "get",
+        "/api/v1/optouts",
+        "listOptOuts",
+        "optouts",
+        "The whole opt-out list, oldest first",
+        description="Admins only: the list holds every user's customers and what they texted.",
+        replies={
+            "200": Reply("Every number on the list.", list[s.OptOut]),
+            "401": UNAUTHORIZED,
+            "403": Reply("Not an admin, or a blocked user.", s.Error),
+        },
+    ),
+    Route(
+        "post",
+        "/api/v1/optouts",
+        "addOptOut",
+        "optouts",
+        "Put a number on the opt-out list",
+        description="Any user may add a number; only admins may remove one. The change is "
+        "recorded with the user's login.",
+        body=s.OptOutRequest,
+        replies={
+            "201": Reply("Added.", s.OptOutAdded),
+            "200": Reply("Already on the list; nothing changed (`added` is false).", s.OptOutAdded),
+            "400": Reply(
+                "`field` names the fault: `body` (not a JSON object), `phone` "
+                "(missing, not a string or not a valid phone number) or `reason` "
+                "(not a string of at most 255 characters).",
+                s.Error,
+            ),
+            "401": UNAUTHORIZED,
+            "403": BLOCKED,
+            "413": TOO_LARGE,
+        },
+    ),
+    Route(
+        "delete",
+        "/api/v1/optouts/{phone}",
+        "removeOptOut",
+        "optouts",
+        "Take a number off the opt-out list (admins only)",
+        description='A reason may come as a JSON body `{"reason": ...}` or as the query '
+        "parameter `reason` (the body wins). The change is recorded with the "
+        "admin's login.",
+        body=s.OptOutRemoval,
+        body_required=False,
+        parameters=(
+            {
+                "name": "phone",
+                "in": "path",
+                "required": True,
+                "description": "The number, in any form `to` accepts (URL-encode `+` as "
+                "`%2B`); it is normalised to E.164.",
+                "schema": {"type": "string", "minLength": 1},
+            },
+            {
+                "name": "reason",
+                "in": "query",
+                "required": False,
+                "description": "Why, when the body gives no reason.",
+                "schema": {"type": "string", "maxLength": 255},
+            },
+        ),
+        replies={
+            "200": Reply("Removed: the number may be texted again.", s.OptOutRemoved),
+            "400": Reply(
+                "`field` is `phone` (not a valid phone number) or `reason` (not a "
+                "string of at most 255 characters).",
+                s.Error,
+            ),
+            "401": UNAUTHORIZED,
+            "403": Reply("The user is not an admin, or is blocked.", s.Error),
+            "404": Reply("The number is not on the opt-out list.", s.Error),
+            "413": TOO_LARGE,
+        },
+    ),
+    Route(
+        "put",
+        "/api/v1/webhook",
+        "setWebhook",
+        "webhooks",
+        "Set this user's webhook URL and get a new signing secret",
+        description="Every call makes a new secret; the old one stops signing new deliveries "
+        "(those already queued keep the secret they were queued with). The same "
+        "secret signs this user's `callback_url` events. See Webhooks in the "
+        "description above and `webhooks` below.",
+        body=s.WebhookRequest,
+        replies={
+            "200": Reply("Set.", s.WebhookSettings),
+            "400": Reply(
+                "`field` is `body` (not a JSON object) or `url` (missing, not an "
+                "http(s) URL, host not resolvable, or a loopback/private address "
+                "the operator does not allow).",
+                s.Error,
+            ),
+            "401": UNAUTHORIZED,
+            "403": BLOCKED,
+            "413": TOO_LARGE,
+        },
+    ),
+    Route(
+        "get",
+        "/api/v1/openapi.json",
+        "getOpenApi",
+        "meta",
+        "This document",
+        public=True,
+        replies={"200": Reply("The OpenAPI 3.1 document.", {"type": "object"})},
+    ),
 )
 
 # The POST smsbridge makes for each event: (summary, the model of `data`).
 WEBHOOKS = {
-    "sms:received": ("A text attributed to the user arrived (after the rules ran).",
-                     s.InboundData),
-    "sms:sent": ("The network took every part of a message (status `sent`).",
-                 s.MessageEventData),
-    "sms:delivered": ("A delivery report says the message arrived (status `delivered`).",
-                      s.MessageEventData),
-    "sms:failed": ("The message failed for good (status `failed`), or a delivery report says "
-                   "it did not arrive (status `undelivered`).", s.MessageEventData),
+    "sms:received": ("A text attributed to the user arrived (after the rules ran).", s.InboundData),
+    "sms:sent": ("The network took every part of a message (status `sent`).", s.MessageEventData),
+    "sms:delivered": ("A delivery report says the message arrived (status `delivered`).", s.MessageEventData),
+    "sms:failed": (
+        "The message failed for good (status `failed`), or a delivery report says "
+        "it did not arrive (status `undelivered`).",
+        s.MessageEventData,
+    ),
 }
 
 
@@ -306,12 +451,13 @@ class _Builder:
         answers = {_model(reply.body) for r in ROUTES for reply in r.replies.values()} - {None}
         answers |= {s.WebhookEvent} | {data for _, data in WEBHOOKS.values()}
         keys = [(m, "validation") for m in bodies | queries] + [(m, "serialization") for m in answers]
-        self.refs, top = models_json_schema(sorted(keys, key=lambda k: k[0].__name__),
-                                            ref_template=REF, schema_generator=_Untitled)
+        self.refs, top = models_json_schema(
+            sorted(keys, key=lambda k: k[0].__name__), ref_template=REF, schema_generator=_Untitled
+        )
         self.schemas = top["$defs"]
         for schema in self.schemas.values():
             schema.pop("title", None)
-            if "description" in schema:     # a docstring's line breaks are no paragraphs
+            if "description" in schema:  # a docstring's line breaks are no paragraphs
                 schema["description"] = re.sub(r"(?<!\n)\n(?!\n)", " ", schema["description"])
         # A query's fields become parameters; the model itself is no component.
         name = lambda model: self.refs[(model, "validation")]["$ref"].rsplit("/", 1)[1]  # noqa: E731
@@ -346,15 +492,19 @@ class _Builder:
             for name, field in schema["properties"].items():
                 field = dict(field)
                 description = field.pop("description", None)
-                parameters.append({"name": name, "in": "query",
-                                   "required": name in schema.get("required", ()),
-                                   **({"description": description} if description else {}),
-                                   "schema": field})
+                parameters.append(
+                    {
+                        "name": name,
+                        "in": "query",
+                        "required": name in schema.get("required", ()),
+                        **({"description": description} if description else {}),
+                        "schema": field,
+                    }
+                )
         return parameters
 
     def operation(self, route: Route) -> dict:
-        operation = {"operationId": route.operation_id, "tags": [route.tag],
-                     "summary": route.summary}
+        operation = {"operationId": route.operation_id, "tags": [route.tag], "summary": route.summary}
         if route.description:
             operation["description"] = route.description
         operation["security"] = [] if route.public else [{"bearerAuth": []}]
@@ -362,46 +512,68 @@ class _Builder:
             operation["parameters"] = parameters
         if route.body:
             schema = self.schema(route.body, "validation")
-            operation["requestBody"] = {"required": route.body_required,
-                                        "content": {m: {"schema": schema} for m in route.media}}
+            operation["requestBody"] = {
+                "required": route.body_required,
+                "content": {m: {"schema": schema} for m in route.media},
+            }
         # Any route that reads or writes the database can find it gone.
         replies = {"503": UNAVAILABLE, **route.replies}
-        operation["responses"] = {status: self.reply(r)
-                                  for status, r in sorted(replies.items())}
+        operation["responses"] = {status: self.reply(r) for status, r in sorted(replies.items())}
         return operation
 
     def webhook(self, event: str) -> dict:
         """One event as an OpenAPI 3.1 webhook: the POST smsbridge makes."""
         summary, data = WEBHOOKS[event]
         header = lambda name, description, schema: {  # noqa: E731
-            "name": name, "in": "header", "required": True, "description": description,
-            "schema": schema}
-        return {"post": {
-            "operationId": "webhook" + "".join(w.title() for w in event.split(":")),
-            "tags": ["webhooks"],
-            "summary": summary,
-            "description": "Sent to the user's webhook URL or, for a message sent with "
-                           "`callback_url`, to that URL. Retried until a 2xx answer, with "
-                           "exponential backoff, for `webhook_retry_hours` (default 48 h).",
-            "security": [],
-            "parameters": [
-                header("X-Smsbridge-Signature",
-                       "`t=<unix time>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\" keyed with the "
-                       "user's secret>`.",
-                       {"type": "string", "pattern": "^t=[0-9]+,v1=[0-9a-f]{64}$"}),
-                header("X-Smsbridge-Event", "The event name.", {"const": event}),
-                header("X-Smsbridge-Delivery", "The delivery id, also `id` in the body.",
-                       {"type": "string", "pattern": "^[0-9a-f]{32}$"}),
-            ],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "allOf": [self.schema(s.WebhookEvent)],
-                "properties": {"event": {"const": event}, "data": self.schema(data)}}}}},
-            "responses": {
-                "2XX": {"description": "Acknowledged; not sent again."},
-                "default": {"description": "Anything else (also a redirect or no answer within "
-                                           "`webhook_timeout`): retried later."},
-            },
-        }}
+            "name": name,
+            "in": "header",
+            "required": True,
+            "description": description,
+            "schema": schema,
+        }
+        return {
+            "post": {
+                "operationId": "webhook" + "".join(w.title() for w in event.split(":")),
+                "tags": ["webhooks"],
+                "summary": summary,
+                "description": "Sent to the user's webhook URL or, for a message sent with "
+                "`callback_url`, to that URL. Retried until a 2xx answer, with "
+                "exponential backoff, for `webhook_retry_hours` (default 48 h).",
+                "security": [],
+                "parameters": [
+                    header(
+                        "X-Smsbridge-Signature",
+                        '`t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" keyed with the '
+                        "user's secret>`.",
+                        {"type": "string", "pattern": "^t=[0-9]+,v1=[0-9a-f]{64}$"},
+                    ),
+                    header("X-Smsbridge-Event", "The event name.", {"const": event}),
+                    header(
+                        "X-Smsbridge-Delivery",
+                        "The delivery id, also `id` in the body.",
+                        {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                    ),
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "allOf": [self.schema(s.WebhookEvent)],
+                                "properties": {"event": {"const": event}, "data": self.schema(data)},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "2XX": {"description": "Acknowledged; not sent again."},
+                    "default": {
+                        "description": "Anything else (also a redirect or no answer within "
+                        "`webhook_timeout`): retried later."
+                    },
+                },
+            }
+        }
 
 
 @functools.cache
@@ -411,7 +583,9 @@ def openapi_document() -> dict:
     paths: dict[str, dict] = {}
     for route in ROUTES:
         paths.setdefault(route.path, {})[route.method] = build.operation(route)
-    shared = {reply.name: build.inline_reply(reply) for reply in (UNAUTHORIZED, BLOCKED, TOO_LARGE, UNAVAILABLE)}
+    shared = {
+        reply.name: build.inline_reply(reply) for reply in (UNAUTHORIZED, BLOCKED, TOO_LARGE, UNAVAILABLE)
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "smsbridge", "version": "0.1.0", "description": DESCRIPTION},
@@ -419,9 +593,13 @@ def openapi_document() -> dict:
         "paths": paths,
         "webhooks": {event: build.webhook(event) for event in EVENTS},
         "components": {
-            "securitySchemes": {"bearerAuth": {
-                "type": "http", "scheme": "bearer",
-                "description": "An API key from `smsbridge user token LOGIN` (starts with `sb_`)."}},
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key from `smsbridge user token LOGIN` (starts with `sb_`).",
+                }
+            },
             "responses": shared,
             "schemas": build.schemas,
         },

@@ -24,10 +24,18 @@ depends_on = None
 
 # Explicit, so a server whose defaults differ (MyISAM, another collation)
 # still gets tables that join with Gammu's and take part in transactions.
-OPTIONS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4",
-           "mysql_collate": "utf8mb4_unicode_ci"}
-MESSAGE_STATUSES = ("queued", "dispatched", "sent", "delivered", "undelivered", "failed",
-                    "expired", "opted_out", "cancelled")
+OPTIONS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
+MESSAGE_STATUSES = (
+    "queued",
+    "dispatched",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "expired",
+    "opted_out",
+    "cancelled",
+)
 ATTEMPT_OUTCOMES = ("pending", "sent", "error", "taken_back")
 
 
@@ -76,8 +84,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(255), nullable=False),
         sa.Column("is_admin", sa.Boolean(), nullable=False),
         sa.Column("blocked", sa.Boolean(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("CURRENT_TIMESTAMP"),
-                  nullable=False),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("login"),
         **OPTIONS,
@@ -89,8 +96,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("key_hash", sa.String(64), nullable=False),
         sa.Column("prefix", sa.String(16), nullable=False),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("CURRENT_TIMESTAMP"),
-                  nullable=False),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False),
         sa.Column("revoked_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
@@ -145,8 +151,7 @@ def upgrade() -> None:
         sa.Column("delivery_report", sa.Boolean(), nullable=False),
         sa.Column("healthy", sa.Boolean(), nullable=False),
         sa.Column("health_changed_at", sa.DateTime(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), server_default=sa.text("CURRENT_TIMESTAMP"),
-                  nullable=False),
+        sa.Column("created_at", sa.DateTime(), server_default=sa.text("CURRENT_TIMESTAMP"), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
         sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="SET NULL"),
@@ -237,8 +242,7 @@ def upgrade() -> None:
         **OPTIONS,
     )
     # Matches dispatch's ORDER BY (priority DESC), so a claim reads only the rows it takes.
-    op.create_index("ix_messages_claim", "messages",
-                    ["status", sa.text("priority DESC"), "due_at", "id"])
+    op.create_index("ix_messages_claim", "messages", ["status", sa.text("priority DESC"), "due_at", "id"])
     op.create_index("ix_messages_user_created", "messages", ["user_id", "created_at"])
 
     op.create_table(
@@ -268,8 +272,9 @@ def upgrade() -> None:
         **OPTIONS,
     )
     op.create_index("ix_inbound_parts_inbox_id", "inbound_parts", ["inbox_id"])
-    op.create_index("ix_inbound_parts_open", "inbound_parts",
-                    ["message_id", "sim_name", "sender", "reference"])
+    op.create_index(
+        "ix_inbound_parts_open", "inbound_parts", ["message_id", "sim_name", "sender", "reference"]
+    )
 
     op.create_table(
         "message_attempts",
