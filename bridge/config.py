@@ -134,7 +134,8 @@ class Settings:
     )
     opt_out_confirmation: str = setting(
         "",
-        "Reply sent after STOP/START is honoured; empty sends none. {action} is 'unsubscribed' or 'subscribed'.",
+        "Reply sent after STOP/START is honoured; empty sends none. "
+        "{action} is 'unsubscribed' or 'subscribed'.",
     )
     inbound_part_wait: float = setting(
         300.0,

@@ -266,7 +266,8 @@ STARTER_CELLS = (
         "Delivery rate per SIM",
         "sql",
         "SELECT s.name AS sim, COUNT(*) AS messages,\n"
-        "       ROUND(100 * SUM(m.status IN ('sent', 'delivered', 'undelivered')) / COUNT(*), 1) AS sent_pct,\n"
+        "       ROUND(100 * SUM(m.status IN ('sent', 'delivered', 'undelivered')) / COUNT(*), 1)\n"
+        "         AS sent_pct,\n"
         "       ROUND(100 * SUM(m.status = 'delivered') / COUNT(*), 1) AS delivered_pct\n"
         "FROM messages m JOIN sims s ON s.id = m.sim_id\n"
         "WHERE m.status IN ('sent', 'delivered', 'undelivered', 'failed')\n"

@@ -122,7 +122,7 @@ def sim_overview(session: Session, *, user: User | None = None, now: datetime | 
     phones = {p.id: p for p in session.scalars(select(Phone).where(Phone.id.in_([s.name for s in sims])))}
     owners = dict(session.execute(select(User.id, User.login)).all())
     result = []
-    for sim, (_, start) in zip(sims, keys):
+    for sim, (_, start) in zip(sims, keys, strict=True):
         phone = phones.get(sim.name)
         result.append(
             {

@@ -119,7 +119,7 @@ def deliver_due(
     counts = {"delivered": 0, "retrying": 0, "failed": 0}
     finished = utcnow()
     with sessions.begin() as session:
-        for d, error in zip(claimed, errors):
+        for d, error in zip(claimed, errors, strict=True):
             values: dict = {"last_error": error}
             if error is None:
                 values.update(status="delivered", delivered_at=finished)

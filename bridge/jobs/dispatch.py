@@ -172,7 +172,7 @@ def _lock_candidates(session: Session, now: datetime) -> list[_Candidate]:
             used.get(s.id, 0),
             waiting.get(s.name, 0),
         )
-        for s, (_, start) in zip(sims, keys)
+        for s, (_, start) in zip(sims, keys, strict=True)
     ]
 
 
