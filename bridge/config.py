@@ -1,4 +1,4 @@
-"""Settings: one table of names, types, defaults and help; read from a TOML
+"""Settings: one typed dataclass of names, types, defaults and help; read from a TOML
 file and then from the environment (``SMSBRIDGE_<NAME>``, or
 ``SMSBRIDGE_<NAME>_FILE`` for secrets kept in a file).
 

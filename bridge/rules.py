@@ -1,6 +1,6 @@
-"""Rules for incoming texts: managing them, matching them and their actions.
-Replies and forwards to a phone go through accept, so limits, balancing
-and opt-outs apply to them like to any other message."""
+"""Rules for incoming texts: adding, listing, moving and removing them, and
+the words they match on. Running them on a received text is a pass's work:
+``bridge/jobs/apply_rules.py``."""
 
 from __future__ import annotations
 

@@ -101,6 +101,17 @@ def set_limit(session: Session, name: str, monthly_limit: int | None) -> None:
     get_sim(session, name).monthly_limit = monthly_limit
 
 
+def waiting_in_outbox(session: Session, names: list[str]) -> dict[str, int]:
+    """Rows each SIM's daemon has still to send, by SIM name (absent: none)."""
+    return dict(
+        session.execute(
+            select(Outbox.sender_id, func.count())
+            .where(Outbox.sender_id.in_(names))
+            .group_by(Outbox.sender_id)
+        ).all()
+    )
+
+
 def sim_overview(session: Session, *, user: User | None = None, now: datetime | None = None) -> list[dict]:
     """One dict per SIM (only those ``user`` may use, when given)."""
     now = now or utcnow()
@@ -112,13 +123,7 @@ def sim_overview(session: Session, *, user: User | None = None, now: datetime | 
         return []
     keys = usage.month_keys(sims, now.date())
     used = usage.parts_used(session, keys)
-    waiting = dict(
-        session.execute(
-            select(Outbox.sender_id, func.count())
-            .where(Outbox.sender_id.in_([s.name for s in sims]))
-            .group_by(Outbox.sender_id)
-        ).all()
-    )
+    waiting = waiting_in_outbox(session, [s.name for s in sims])
     phones = {p.id: p for p in session.scalars(select(Phone).where(Phone.id.in_([s.name for s in sims])))}
     owners = dict(session.execute(select(User.id, User.login)).all())
     result = []

@@ -17,6 +17,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .. import encoding, usage, webhooks
+from .. import sims as sims_module
 from ..clock import utcnow
 from ..config import Settings
 from ..models import (
@@ -154,13 +155,7 @@ def _lock_candidates(session: Session, now: datetime) -> list[_Candidate]:
         return []
     keys = usage.month_keys(sims, now.date())
     used = usage.lock_month(session, keys)
-    waiting = dict(
-        session.execute(
-            select(Outbox.sender_id, func.count())
-            .where(Outbox.sender_id.in_([s.name for s in sims]))
-            .group_by(Outbox.sender_id)
-        ).all()
-    )
+    waiting = sims_module.waiting_in_outbox(session, [s.name for s in sims])
     return [
         _Candidate(
             s.id,

@@ -38,6 +38,15 @@ SENT_STATUSES = (
     "DeliveryUnknown",
 )
 ERROR_STATUSES = ("SendingError", "Error")
+# What finishing, taking back or abandoning an attempt needs to know of it.
+_ATTEMPT = (
+    MessageAttempt.id,
+    MessageAttempt.message_id,
+    MessageAttempt.sim_id,
+    MessageAttempt.parts,
+    MessageAttempt.period_start,
+    MessageAttempt.outbox_id,
+)
 
 
 @dataclasses.dataclass
@@ -82,14 +91,7 @@ def harvest(session: Session, *, now: datetime | None = None, limit: int = 2000)
         return result
     facts = {row.id: row for row in finished}
     locked = session.execute(
-        select(
-            MessageAttempt.id,
-            MessageAttempt.message_id,
-            MessageAttempt.sim_id,
-            MessageAttempt.parts,
-            MessageAttempt.period_start,
-            MessageAttempt.outbox_id,
-        )
+        select(*_ATTEMPT)
         .where(MessageAttempt.id.in_(facts), MessageAttempt.outcome == AttemptOutcome.PENDING)
         .with_for_update(skip_locked=True)
     ).all()
@@ -262,14 +264,7 @@ def take_back(session: Session, sim_ids: list[int], *, now: datetime | None = No
         return 0
     now = now or utcnow()
     candidates = session.execute(
-        select(
-            MessageAttempt.id,
-            MessageAttempt.message_id,
-            MessageAttempt.sim_id,
-            MessageAttempt.parts,
-            MessageAttempt.period_start,
-            MessageAttempt.outbox_id,
-        )
+        select(*_ATTEMPT)
         .join(Outbox, Outbox.id == MessageAttempt.outbox_id)
         .where(
             MessageAttempt.outcome == AttemptOutcome.PENDING,
@@ -313,16 +308,7 @@ def abandon(session: Session, *, after_seconds: float, now: datetime | None = No
         0,
     )
     stuck = session.execute(
-        select(
-            MessageAttempt.id,
-            MessageAttempt.message_id,
-            MessageAttempt.sim_id,
-            MessageAttempt.parts,
-            MessageAttempt.period_start,
-            MessageAttempt.outbox_id,
-            ok.label("ok"),
-            Sim.name,
-        )
+        select(*_ATTEMPT, ok.label("ok"), Sim.name)
         .join(Sim, Sim.id == MessageAttempt.sim_id)
         .join(Outbox, Outbox.id == MessageAttempt.outbox_id)
         .where(
