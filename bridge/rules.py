@@ -4,7 +4,6 @@ the words they match on. Running them on a received text is a pass's work:
 
 from __future__ import annotations
 
-import logging
 import re
 import string
 
@@ -19,7 +18,6 @@ from .models import Rule
 from .phones import normalise_number
 from .users import get_user
 
-log = logging.getLogger("smsbridge.rules")
 ACTIONS = ("reply", "forward_url", "forward_to", "opt_out", "opt_in")
 _PUNCTUATION = string.punctuation + "«»“”„…—–¡¿ \t\r\n"
 
