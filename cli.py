@@ -22,6 +22,7 @@ from bridge.db import UNAVAILABLE, make_engine, make_session_factory
 from bridge.errors import BridgeError
 from bridge.jobs import passes
 from bridge.messages import inbound_view, list_inbound, message_view, visible_message
+from bridge.models import OnUncertain
 from bridge.server import cli_command, run_worker, serve_web, supervise
 
 
@@ -280,17 +281,16 @@ def sim_list(ctx, as_json):
         return
     click.echo(f"{'SIM':<12} {'number':<14} {'state':<28} {'signal':>6} {'used/limit':>12} {'waiting':>7}")
     for r in rows:
-        state = ("healthy" if r["healthy"] else "UNHEALTHY") + (
-            f" since {r['health_changed_at'][:19]}" if r["health_changed_at"] else ""
-        )
-        if not r["enabled"]:
-            state = "disabled, " + state
+        since = r["stalled_since"] if r["state"] == "stalled" else r["health_changed_at"]
+        state = r["state"] + (f" since {since[:19]}" if since else "")
         limit = r["monthly_limit"] if r["monthly_limit"] is not None else "-"
         signal_ = f"{r['signal']}%" if r["signal"] is not None and r["signal"] >= 0 else "-"
         click.echo(
             f"{r['name']:<12} {r['number']:<14} {state:<28} {signal_:>6} "
             f"{str(r['parts_used']) + '/' + str(limit):>12} {r['waiting']:>7}"
         )
+        if r["state_reason"] and r["state"] != "healthy":
+            click.echo(f"{'':<12} {r['state_reason']}")
 
 
 @sim.command("enable")
@@ -332,12 +332,45 @@ def _limit(value: str | None) -> int | None:
 @click.option(
     "--delivery-reports", type=on_off, help="Ask for delivery reports unless a message says otherwise."
 )
+@click.option(
+    "--stall-after",
+    type=int,
+    help="Seconds due texts may sit untouched while the daemon heartbeats before the SIM counts "
+    "as stalled (default 60).",
+)
+@click.option("--stall-errors", type=int, help="Failed sends in a row that make the SIM stalled (default 3).")
+@click.option("--restart-stalled", type=on_off, help="Restart a stalled daemon running on this host.")
+@click.option(
+    "--reset-every", type=int, help="Gammu's preventive soft reset of the modem, seconds (0 = off)."
+)
+@click.option("--hard-reset-every", type=int, help="Gammu's preventive hard reset, seconds (0 = off).")
 @pass_ctx
-def sim_set(ctx, name, monthly_limit, billing_day, owner, delivery_reports):
+def sim_set(
+    ctx,
+    name,
+    monthly_limit,
+    billing_day,
+    owner,
+    delivery_reports,
+    stall_after,
+    stall_errors,
+    restart_stalled,
+    reset_every,
+    hard_reset_every,
+):
     """Change a SIM's settings; options not given stay as they are."""
-    if monthly_limit is None and billing_day is None and owner is None and delivery_reports is None:
+    watchdog = {
+        "stall_after": stall_after,
+        "stall_errors": stall_errors,
+        "restart_stalled": None if restart_stalled is None else restart_stalled == "on",
+        "reset_every": reset_every,
+        "hard_reset_every": hard_reset_every,
+    }
+    given = [monthly_limit, billing_day, owner, delivery_reports, *watchdog.values()]
+    if all(value is None for value in given):
         raise click.UsageError("nothing to change: give at least one option")
     with ctx.sessions.begin() as session:
+        sims.set_watchdog(session, name, **watchdog, settings=ctx.settings)
         if monthly_limit is not None:
             sims.set_limit(session, name, _limit(monthly_limit))
         if billing_day is not None:
@@ -368,9 +401,33 @@ def _names(ctx, names):
 @click.argument("names", nargs=-1)
 @pass_ctx
 def smsd_start(ctx, names):
-    """Start the daemons of these SIMs (default: every SIM configured here)."""
+    """Start the daemons of these SIMs (default: every SIM configured here).
+    Texts a previous daemon had started sending are settled first by their
+    on_uncertain policy, so the new daemon never sends them a second time."""
     for name in _names(ctx, names):
-        click.echo(f"{name}: running, pid {smsd.start(ctx.settings, name)}")
+        click.echo(f"{name}: running, pid {sims.start_daemon(ctx.sessions, ctx.settings, name)}")
+
+
+@smsd_group.command("restart")
+@click.argument("names", nargs=-1)
+@pass_ctx
+def smsd_restart(ctx, names):
+    """Stop and start the daemons of these SIMs (default: every SIM configured here)."""
+    for name in _names(ctx, names):
+        click.echo(f"{name}: running, pid {sims.restart_daemon(ctx.sessions, ctx.settings, name)}")
+
+
+@smsd_group.command("prepare")
+@click.argument("names", nargs=-1)
+@pass_ctx
+def smsd_prepare(ctx, names):
+    """What `smsd start` does before a daemon starts, for a daemon started by
+    systemd (its ExecStartPre): settle the texts a previous daemon had
+    leased, and rewrite the config from the database."""
+    for name in _names(ctx, names):
+        with ctx.sessions.begin() as session:
+            settled = sims.prepare_start(session, ctx.settings, name)
+        click.echo(f"{name}: ready ({settled} text(s) its previous daemon had started settled)")
 
 
 @smsd_group.command("stop")
@@ -401,8 +458,15 @@ def smsd_status(ctx, names):
 @click.option("--flash", is_flag=True, help="Class 0: shown on screen, not stored.")
 @click.option("--attempts", type=int, default=1, show_default=True, help="Tries across SIMs.")
 @click.option("--user", "login", required=True, help="Send as this user.")
+@click.option(
+    "--on-uncertain",
+    type=click.Choice(["fail", "resend"]),
+    default="fail",
+    show_default=True,
+    help="If its SIM's daemon goes away mid-send: fail (at most once) or resend (at least once).",
+)
 @pass_ctx
-def send(ctx, to, text, flash, attempts, login):
+def send(ctx, to, text, flash, attempts, login, on_uncertain):
     """Queue a text, as the API would."""
     with ctx.sessions.begin() as session:
         sender = users.get_user(session, login)
@@ -411,7 +475,7 @@ def send(ctx, to, text, flash, attempts, login):
             sender,
             to,
             text,
-            SendOptions(flash=flash, attempts=attempts),
+            SendOptions(flash=flash, attempts=attempts, on_uncertain=OnUncertain(on_uncertain)),
             settings=ctx.settings,
             source="cli",
         )

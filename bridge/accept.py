@@ -18,7 +18,7 @@ from . import encoding, usage
 from .clock import utcnow
 from .config import Settings
 from .errors import AcceptError, AuthError
-from .models import Message, MessageStatus, SendRequest, Sim, User
+from .models import Message, MessageStatus, OnUncertain, SendRequest, Sim, User
 from .phones import normalise_number
 from .webhooks import check_url, has_secret
 
@@ -36,6 +36,7 @@ class SendOptions:
     valid_for: int | None = None  # seconds after send_at (or now)
     delivery_report: bool | None = None  # None: the SIM's default
     callback_url: str | None = None  # events for this message go here
+    on_uncertain: OnUncertain = OnUncertain.FAIL  # its daemon went away mid-send: fail or resend
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,6 +195,7 @@ def accept(
             created_at=now,
             delivery_report=options.delivery_report,
             callback_url=options.callback_url,
+            on_uncertain=OnUncertain(options.on_uncertain),
             ignore_opt_out=False,
         )
         for number in numbers
@@ -212,6 +214,10 @@ def accept(
 def _payload_hash(numbers: list[str], text: str, options: SendOptions) -> str:
     payload = {"to": numbers, "text": text, **dataclasses.asdict(options)}
     payload["send_at"] = options.send_at.isoformat() if options.send_at else None
+    if options.on_uncertain == OnUncertain.FAIL:
+        # The default leaves the hash as it was before the option existed, so a
+        # request retried across an upgrade still finds its first answer.
+        del payload["on_uncertain"]
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

@@ -109,9 +109,9 @@ class Settings:
         2.0, "Seconds between health passes (heartbeats, take-back).", parse=parse_positive_float
     )
     abandon_after: float = setting(
-        3600.0,
-        "Seconds a SIM may stay dead while a text it had started sending waits; "
-        "then the text ends failed (it may have gone out, so it is not resent).",
+        60.0,
+        "Seconds after its lease ran out that a text a now-dead daemon had started sending "
+        "is settled by its on_uncertain policy (fail or resend: it may have gone out).",
         parse=parse_positive_float,
     )
     dispatch_batch: int = setting(

@@ -42,6 +42,7 @@ class Outbox(GammuBase):
     id: Mapped[int] = mapped_column("ID", Integer, primary_key=True, autoincrement=True)
     sending_datetime: Mapped[datetime] = mapped_column("SendingDateTime", DateTime)
     sending_timeout: Mapped[datetime | None] = mapped_column("SendingTimeOut", DateTime)
+    updated_in_db: Mapped[datetime] = mapped_column("UpdatedInDB", DateTime)  # the daemon's last lease
     destination_number: Mapped[str] = mapped_column("DestinationNumber", String(20))
     coding: Mapped[str] = mapped_column("Coding", String(32))
     udh: Mapped[str | None] = mapped_column("UDH", Text)
@@ -70,6 +71,9 @@ class SentItem(GammuBase):
     __tablename__ = "sentitems"
     id: Mapped[int] = mapped_column("ID", Integer, primary_key=True)
     sequence_position: Mapped[int] = mapped_column("SequencePosition", Integer, primary_key=True)
+    insert_into_db: Mapped[datetime] = mapped_column(
+        "InsertIntoDB", DateTime, server_default=text("CURRENT_TIMESTAMP")
+    )  # when the daemon recorded the send
     sending_datetime: Mapped[datetime] = mapped_column("SendingDateTime", DateTime)
     delivery_datetime: Mapped[datetime | None] = mapped_column("DeliveryDateTime", DateTime)
     destination_number: Mapped[str] = mapped_column("DestinationNumber", String(20))
@@ -90,6 +94,7 @@ class Phone(GammuBase):
     __tablename__ = "phones"
     id: Mapped[str] = mapped_column("ID", String(255), primary_key=True)
     updated_in_db: Mapped[datetime] = mapped_column("UpdatedInDB", DateTime)
+    insert_into_db: Mapped[datetime] = mapped_column("InsertIntoDB", DateTime)  # daemon's last (re)connect
     timeout: Mapped[datetime] = mapped_column("TimeOut", DateTime)
     imei: Mapped[str] = mapped_column("IMEI", String(35))
     net_code: Mapped[str | None] = mapped_column("NetCode", String(10))
@@ -150,13 +155,26 @@ class MessageStatus(enum.StrEnum):
 
 class AttemptOutcome(enum.StrEnum):
     """What became of one hand-off to a SIM: `pending` (in its outbox or being sent), `sent`
-    (every part), `error` (gammu-smsd reported a sending error) or `taken_back` (the SIM's
-    heartbeat stopped before it sent: the message was taken out of its outbox)."""
+    (every part), `error` (gammu-smsd reported a sending error), `taken_back` (the SIM died
+    or stalled before it sent, or the text's validity ran out: it was taken out of the
+    outbox) or `uncertain` (its daemon went away while the text was leased: it may have
+    gone out; the message's `on_uncertain` decided what followed)."""
 
     PENDING = "pending"  # in the SIM's outbox or being sent
     SENT = "sent"  # every part SendingOK*
     ERROR = "error"  # gammu-smsd reported SendingError/Error
-    TAKEN_BACK = "taken_back"  # SIM died before sending; row removed from its outbox
+    TAKEN_BACK = "taken_back"  # SIM died or stalled before sending; row removed from its outbox
+    UNCERTAIN = "uncertain"  # its daemon went away while it was leased: it may have gone out
+
+
+class OnUncertain(enum.StrEnum):
+    """What becomes of a message whose SIM's daemon went away while sending it
+    (it may or may not have gone out): `fail` ends it failed (at most once,
+    right for marketing), `resend` queues it again (at least once, right for
+    alarms and one-time codes)."""
+
+    FAIL = "fail"
+    RESEND = "resend"
 
 
 def _enum(cls: type[enum.StrEnum]) -> Enum:
@@ -210,6 +228,17 @@ class Sim(Base):
     healthy: Mapped[bool] = mapped_column(Boolean, default=False)
     health_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=_now_default())
+    # The watchdog: a daemon that heartbeats but does not send is "stalled".
+    stalled_since: Mapped[datetime | None] = mapped_column(DateTime)
+    stall_reason: Mapped[str | None] = mapped_column(String(255))
+    watch_since: Mapped[datetime | None] = mapped_column(DateTime)  # the watchdog judges only after this
+    stall_after: Mapped[int] = mapped_column(Integer, default=60, server_default="60")  # seconds
+    stall_errors: Mapped[int] = mapped_column(SmallInteger, default=3, server_default="3")
+    restart_stalled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    restarts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    restarted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reset_every: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # Gammu ResetFrequency
+    hard_reset_every: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     owner: Mapped[User | None] = relationship()
 
@@ -270,6 +299,9 @@ class Message(Base):
     callback_url: Mapped[str | None] = mapped_column(String(2048))
     # Only the confirmation of a STOP may reach a number that just opted out.
     ignore_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    on_uncertain: Mapped[OnUncertain] = mapped_column(
+        _enum(OnUncertain), default=OnUncertain.FAIL, server_default=OnUncertain.FAIL.value
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -6,9 +6,9 @@ import re
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from . import smsd, usage
+from . import outbox, smsd, usage
 from .clock import iso_utc, utcnow
 from .config import Settings
 from .errors import AcceptError, UserError
@@ -75,7 +75,12 @@ def get_sim(session: Session, name: str) -> Sim:
 
 
 def set_enabled(session: Session, name: str, enabled: bool) -> None:
-    get_sim(session, name).enabled = enabled
+    """Enabling also clears a stall: the operator says the SIM works again."""
+    sim = get_sim(session, name)
+    sim.enabled = enabled
+    if enabled and sim.stalled_since is not None:
+        sim.stalled_since = sim.stall_reason = None
+        sim.watch_since = utcnow()
 
 
 def set_delivery_report(session: Session, name: str, wanted: bool) -> None:
@@ -146,6 +151,88 @@ def sim_overview(session: Session, *, user: User | None = None, now: datetime | 
                 "owner": owners.get(sim.owner_id),
                 "simulated": sim.simulated,
                 "delivery_report": sim.delivery_report,
+                **dict(zip(("state", "state_reason"), state_of(sim), strict=True)),
+                "stalled_since": iso_utc(sim.stalled_since),
+                "watchdog": {
+                    "stall_after": sim.stall_after,
+                    "stall_errors": sim.stall_errors,
+                    "restart_stalled": sim.restart_stalled,
+                    "restarts": sim.restarts,
+                    "restarted_at": iso_utc(sim.restarted_at),
+                },
             }
         )
     return result
+
+
+def state_of(sim: Sim) -> tuple[str, str | None]:
+    """One word for what a SIM is doing, and why when it is not working:
+    `disabled`, `dead` (no heartbeat), `stalled` (heartbeat, no sending) or
+    `healthy` — the first that applies."""
+    if not sim.enabled:
+        return "disabled", "disabled by an operator"
+    if not sim.healthy:
+        return "dead", "its daemon's heartbeat stopped (or it never started)"
+    if sim.stalled_since is not None:
+        return "stalled", sim.stall_reason
+    return "healthy", None
+
+
+def prepare_start(session: Session, settings: Settings, name: str) -> int:
+    """Before NAME's daemon starts (none runs): every row it had leased is
+    orphaned, and the new daemon would send it again once the lease ran
+    out. Settle those by their message's ``on_uncertain`` and rewrite the
+    daemon's config; return how many were settled."""
+    sim = get_sim(session, name)
+    # The config follows the database and the current template.
+    smsd.write_config(settings, sim)
+    return outbox.settle_uncertain(session, abandon_after=settings.abandon_after, starting=[sim.id])
+
+
+def start_daemon(sessions: sessionmaker[Session], settings: Settings, name: str) -> int:
+    """Start NAME's daemon on this host unless it runs; return its pid."""
+    pid = smsd.running_pid(settings, name)
+    if pid is not None:
+        return pid
+    with sessions.begin() as session:
+        prepare_start(session, settings, name)
+    return smsd.start(settings, name)
+
+
+def restart_daemon(sessions: sessionmaker[Session], settings: Settings, name: str) -> int:
+    smsd.stop(settings, name)
+    return start_daemon(sessions, settings, name)
+
+
+def set_watchdog(
+    session: Session,
+    name: str,
+    *,
+    stall_after: int | None = None,
+    stall_errors: int | None = None,
+    restart_stalled: bool | None = None,
+    reset_every: int | None = None,
+    hard_reset_every: int | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Change a SIM's watchdog thresholds and Gammu's preventive resets (the
+    resets live in the daemon's config, rewritten when ``settings`` is given)."""
+    sim = get_sim(session, name)
+    if stall_after is not None:
+        if stall_after < 10:
+            raise UserError("stall_after must be at least 10 seconds", field="stall_after")
+        sim.stall_after = stall_after
+    if stall_errors is not None:
+        if not 1 <= stall_errors <= 100:
+            raise UserError("stall_errors must be between 1 and 100 sends", field="stall_errors")
+        sim.stall_errors = stall_errors
+    if restart_stalled is not None:
+        sim.restart_stalled = restart_stalled
+    for field, value in (("reset_every", reset_every), ("hard_reset_every", hard_reset_every)):
+        if value is not None:
+            if value < 0:
+                raise UserError(f"{field} must be 0 (off) or more seconds", field=field)
+            setattr(sim, field, value)
+    if settings is not None and (reset_every is not None or hard_reset_every is not None):
+        session.flush()
+        smsd.write_config(settings, sim)

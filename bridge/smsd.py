@@ -60,6 +60,8 @@ def render_config(settings: Settings, sim) -> str:
         "db_name": url.database,
         "status_frequency": str(freq),
         "heartbeat_seconds": str(3 * freq),
+        "reset_every": str(sim.reset_every or 0),
+        "hard_reset_every": str(sim.hard_reset_every or 0),
         "logfile": str(state / "log" / f"smsd-{sim.name}.log"),
     }
     checked = {k: v if k == "device_block" else _ini_value(v) for k, v in values.items()}

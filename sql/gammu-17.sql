@@ -9,6 +9,7 @@
 --     phones (which all report the same IMEI) do not overwrite each other.
 --     The generated daemon configs point the phone queries at ID.
 --   * outbox_claim index: the bridge's take-back looks rows up by SIM and lease.
+--   * sentitems_progress index: the watchdog asks when a SIM last sent.
 
 CREATE TABLE IF NOT EXISTS `gammu` (
   `Version` integer NOT NULL DEFAULT '0' PRIMARY KEY
@@ -120,5 +121,6 @@ CREATE TABLE IF NOT EXISTS `sentitems` (
   KEY `sentitems_date` (`DeliveryDateTime`),
   KEY `sentitems_tpmr` (`TPMR`),
   KEY `sentitems_dest` (`DestinationNumber`),
-  KEY `sentitems_sender` (`SenderID`(250))
+  KEY `sentitems_sender` (`SenderID`(250)),
+  KEY `sentitems_progress` (`SenderID`(64), `InsertIntoDB`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

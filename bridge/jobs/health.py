@@ -1,6 +1,7 @@
 """Health: a SIM is alive while its daemon's heartbeat (``phones.TimeOut``)
-is in the future. Dead SIMs get nothing new (dispatch checks the same
-heartbeat) and their untaken messages are taken back."""
+is in the future. Dead and stalled SIMs get nothing new (dispatch checks the
+same) and their untouched messages are taken back; see ``watchdog`` for
+stalls and ``bridge.outbox`` for what a dead daemon's leased rows become."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import utcnow
 from ..models import Phone, Sim
-from .harvest import take_back
+from ..outbox import take_back
 
 
 @dataclasses.dataclass
@@ -20,8 +21,12 @@ class HealthResult:
     healthy: list[str] = dataclasses.field(default_factory=list)
     unhealthy: list[str] = dataclasses.field(default_factory=list)
     changed: list[str] = dataclasses.field(default_factory=list)
+    stalled: list[str] = dataclasses.field(default_factory=list)  # newly
+    recovered: list[str] = dataclasses.field(default_factory=list)
     taken_back: int = 0
-    abandoned: int = 0
+    settled: int = 0  # leased rows of a gone daemon, settled by their on_uncertain
+    expired: int = 0
+    restarted: list[str] = dataclasses.field(default_factory=list)
 
 
 def check_health(session: Session, *, now: datetime | None = None) -> HealthResult:
@@ -33,10 +38,15 @@ def check_health(session: Session, *, now: datetime | None = None) -> HealthResu
 
 
 def take_back_dead(session: Session, *, now: datetime | None = None) -> int:
-    """Take back from every SIM whose heartbeat has stopped."""
+    """Take back from every SIM whose heartbeat has stopped or that stalled."""
     alive = select(Phone.id).where(Phone.timeout > func.now())
     dead = session.scalars(select(Sim.id).where(Sim.name.not_in(alive))).all()
-    return take_back(session, list(dead), now=now)
+    taken = take_back(session, list(dead), why="its heartbeat stopped", now=now)
+    for sim_id, reason in session.execute(
+        select(Sim.id, Sim.stall_reason).where(Sim.stalled_since.is_not(None))
+    ):
+        taken += take_back(session, [sim_id], why=f"it stalled: {reason}", now=now)
+    return taken
 
 
 def update_health(session: Session, *, now: datetime | None = None) -> HealthResult:

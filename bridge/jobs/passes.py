@@ -11,11 +11,14 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
+from ..outbox import expire_untouched, settle_uncertain
+from ..sims import restart_daemon
 from .deliver import deliver_due
 from .dispatch import dispatch
-from .harvest import abandon, harvest, harvest_reports
+from .harvest import harvest, harvest_reports
 from .health import take_back_dead, update_health
 from .inbound import receive
+from .watchdog import restarts_due, watch
 
 log = logging.getLogger("smsbridge.jobs")
 # Deadlock found / lock wait timeout: InnoDB rolled back, a retry is safe.
@@ -76,6 +79,13 @@ def health_pass(sessions: sessionmaker[Session], settings: Settings):
     # Separate transactions: the SIM flags are committed before take-back
     # waits for usage rows, so no job holds a SIM row while waiting on another lock.
     result = run_pass(sessions, update_health)
+    stalls = run_pass(sessions, watch)
+    result.stalled, result.recovered = stalls.stalled, stalls.recovered
     result.taken_back = run_pass(sessions, take_back_dead)
-    result.abandoned = run_pass(sessions, lambda s: abandon(s, after_seconds=settings.abandon_after))
+    result.settled = run_pass(sessions, lambda s: settle_uncertain(s, abandon_after=settings.abandon_after))
+    result.expired = run_pass(sessions, expire_untouched)
+    # A restart waits on the daemon: outside any transaction.
+    for name in run_pass(sessions, lambda s: restarts_due(s, settings)):
+        restart_daemon(sessions, settings, name)
+        result.restarted.append(name)
     return result

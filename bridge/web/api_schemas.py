@@ -42,7 +42,7 @@ from pydantic_core import PydanticCustomError, PydanticUseDefault
 
 from ..accept import MAX_PRIORITY, MAX_VALID_FOR, SendOptions, parse_send_at
 from ..errors import AcceptError
-from ..models import AttemptOutcome, MessageStatus
+from ..models import AttemptOutcome, MessageStatus, OnUncertain
 from ..webhooks import EVENTS, MAX_URL
 
 NOT_AN_OBJECT = "send a JSON object (Content-Type: application/json)"
@@ -55,6 +55,14 @@ Model = TypeVar("Model", bound=BaseModel)
 
 # --------------------------------------------------------------------------
 # Refusals: pydantic's errors in the project's words
+
+
+ON_UNCERTAIN = (
+    "What to do when the SIM's daemon goes away while sending this message, so that it may "
+    "or may not have gone out: `fail` (the default) ends it `failed` — at most once, right "
+    "for marketing; `resend` queues it again — at least once, right for alarms and one-time "
+    "codes. Either way its attempts say it may have gone out."
+)
 
 
 class Refusal:
@@ -218,12 +226,23 @@ class SendRequest(RequestModel):
         "with the user's secret (see Webhooks). Loopback and private hosts are "
         "refused (400, field `callback_url`) unless the operator allows them.",
     )
+    on_uncertain: Annotated[Literal["fail", "resend"] | None, Refusal("must be fail or resend")] = Field(
+        None, description=ON_UNCERTAIN
+    )
 
     def options(self) -> SendOptions:
         """What ``accept`` takes: null is the default, send_at parsed."""
         given = {
             name: getattr(self, name)
-            for name in ("flash", "attempts", "priority", "valid_for", "delivery_report", "callback_url")
+            for name in (
+                "flash",
+                "attempts",
+                "priority",
+                "valid_for",
+                "delivery_report",
+                "callback_url",
+                "on_uncertain",
+            )
         }
         return SendOptions(
             **{k: v for k, v in given.items() if v is not None}, send_at=parse_send_at(self.send_at)
@@ -348,6 +367,11 @@ class ClassicSend(RequestModel):
         "become `delivered` or `undelivered`; 0 or absent leaves it to "
         "the SIM's default (it does not turn reports off)."
     )
+    on_uncertain: Annotated[
+        Literal["fail", "resend"] | None,
+        BeforeValidator(lambda v: v or None),
+        Refusal("must be fail or resend"),
+    ] = Field(None, description=ON_UNCERTAIN)
     replacemessages_id: str | None = Field(
         None,
         description="Accepted but not applied: gammu-smsd cannot send replace-type "
@@ -357,7 +381,10 @@ class ClassicSend(RequestModel):
 
     def options(self) -> SendOptions:
         return SendOptions(
-            flash=self.flash, attempts=self.attempts, delivery_report=True if self.dlr else None
+            flash=self.flash,
+            attempts=self.attempts,
+            delivery_report=True if self.dlr else None,
+            on_uncertain=OnUncertain(self.on_uncertain or OnUncertain.FAIL),
         )
 
 
@@ -417,7 +444,7 @@ class ClassicError(ResponseModel):
 
     success: Literal[False]
     description: str
-    field: Literal["login", "pass", "tel", "msg", "flash", "dlr", "attempts"] | None = Field(
+    field: Literal["login", "pass", "tel", "msg", "flash", "dlr", "attempts", "on_uncertain"] | None = Field(
         None, json_schema_extra=_absent_not_null, description="The parameter at fault, for a 400."
     )
 
