@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -123,7 +124,9 @@ TABLE_OPTIONS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_co
 
 
 class Base(DeclarativeBase):
-    __table_args__ = TABLE_OPTIONS
+    # Typed as DeclarativeBase declares it: a table with constraints or
+    # indexes replaces this dict with a tuple that ends in it.
+    __table_args__: Any = TABLE_OPTIONS
 
 
 def _now_default():
