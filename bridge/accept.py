@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from . import encoding, usage
 from .clock import utcnow
 from .config import Settings
+from .db import execute_dml
 from .errors import AcceptError, AuthError
 from .models import Message, MessageStatus, SendRequest, Sim, User
 from .phones import normalise_number
@@ -160,14 +161,14 @@ def accept(
         "created_at": now,
     }
     if idempotency_key is None:
-        request_id = session.execute(_INSERT_REQUEST, request_row).inserted_primary_key[0]
+        request_id = execute_dml(session, _INSERT_REQUEST, request_row).inserted_primary_key[0]
     else:
         earlier = _replay(session, user, idempotency_key, payload_hash)
         if earlier is not None:
             return earlier
         try:
             with session.begin_nested():
-                request_id = session.execute(_INSERT_REQUEST, request_row).inserted_primary_key[0]
+                request_id = execute_dml(session, _INSERT_REQUEST, request_row).inserted_primary_key[0]
         except IntegrityError:
             # Another request with this key won the race; answer as it did.
             earlier = _replay(session, user, idempotency_key, payload_hash)
@@ -200,7 +201,7 @@ def accept(
     ]
     # Core, not the ORM: this is the API's hot path, one statement either way.
     if len(rows) == 1:
-        by_number = {numbers[0]: session.execute(_INSERT_MESSAGE, rows[0]).inserted_primary_key[0]}
+        by_number = {numbers[0]: execute_dml(session, _INSERT_MESSAGE, rows[0]).inserted_primary_key[0]}
     else:
         returned = session.execute(_INSERT_MESSAGES, rows).all()
         by_number = {recipient: message_id for message_id, recipient in returned}

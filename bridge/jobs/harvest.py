@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from .. import usage, webhooks
 from ..clock import utcnow
+from ..db import execute_dml
 from ..models import (
     AttemptOutcome,
     Message,
@@ -148,10 +149,11 @@ def harvest_reports(session: Session, *, now: datetime | None = None, limit: int
         .having((delivered >= MessageAttempt.parts) | (refused > 0))
         .limit(limit)
     ).all()
-    changed = {"sms:delivered": [], "sms:failed": []}
+    changed: dict[str, list[int]] = {"sms:delivered": [], "sms:failed": []}
     for row in rows:
         status = MessageStatus.UNDELIVERED if row.refused else MessageStatus.DELIVERED
-        done = session.execute(
+        done = execute_dml(
+            session,
             update(Message)
             .where(Message.id == row.message_id, Message.status == MessageStatus.SENT)
             .values(
@@ -159,7 +161,7 @@ def harvest_reports(session: Session, *, now: datetime | None = None, limit: int
                 finished_at=row.at or now,
                 delivery_status=row.code,
                 last_error="the network reported it undelivered" if row.refused else None,
-            )
+            ),
         ).rowcount
         if done:
             changed["sms:failed" if row.refused else "sms:delivered"].append(row.message_id)
@@ -229,7 +231,7 @@ def _withdraw(session: Session, outbox_id: int, *still) -> bool:
     """Remove a message from Gammu's outbox if the conditions ``still`` hold
     at the moment of the DELETE (a daemon racing for the row either gets it
     or does not); False if it no longer could be taken."""
-    if session.execute(delete(Outbox).where(Outbox.id == outbox_id, *still)).rowcount != 1:
+    if execute_dml(session, delete(Outbox).where(Outbox.id == outbox_id, *still)).rowcount != 1:
         return False
     session.execute(delete(OutboxMultipart).where(OutboxMultipart.id == outbox_id))
     return True
@@ -348,10 +350,11 @@ def abandon(session: Session, *, after_seconds: float, now: datetime | None = No
             .values(outcome=AttemptOutcome.ERROR, finished_at=now, error=error[:255])
         )
         releases[(attempt.sim_id, attempt.period_start)] -= attempt.parts - attempt.ok
-        if session.execute(
+        if execute_dml(
+            session,
             update(Message)
             .where(Message.id == attempt.message_id, Message.status == MessageStatus.DISPATCHED)
-            .values(status=MessageStatus.FAILED, finished_at=now, last_error=error[:255])
+            .values(status=MessageStatus.FAILED, finished_at=now, last_error=error[:255]),
         ).rowcount:
             failed_ids.append(attempt.message_id)
     usage.change(session, releases)
