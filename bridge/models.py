@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -31,6 +32,15 @@ GAMMU_SCHEMA_VERSION = 17
 
 class GammuBase(DeclarativeBase):
     pass
+
+
+def table_of(model: type[DeclarativeBase]) -> Table:
+    """The Table ``model`` is mapped to, for Core statements on hot paths.
+    DeclarativeBase types ``__table__`` as any FromClause, since a class may
+    be mapped to a join or a subquery; every model here maps one Table."""
+    table = model.__table__
+    assert isinstance(table, Table), f"{model.__name__} is not mapped to a Table"
+    return table
 
 
 class GammuVersion(GammuBase):
