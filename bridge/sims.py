@@ -138,7 +138,7 @@ def sim_overview(session: Session, *, user: User | None = None, now: datetime | 
                 "monthly_limit": sim.monthly_limit,
                 "period_start": start.isoformat(),
                 "waiting": waiting.get(sim.name, 0),
-                "owner": owners.get(sim.owner_id),
+                "owner": owners.get(sim.owner_id) if sim.owner_id is not None else None,
                 "simulated": sim.simulated,
                 "delivery_report": sim.delivery_report,
             }

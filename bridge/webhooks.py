@@ -64,7 +64,9 @@ def vetted_address(url: str, *, allow_private: bool, field: str = "url") -> str:
         infos = socket.getaddrinfo(parsed.hostname, port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         raise AcceptError(field, f"cannot resolve {parsed.hostname}") from None
-    addresses = [info[4][0] for info in infos]
+    # IPv4 or IPv6 (TCP), so the sockaddr starts with the address as text;
+    # the stubs also allow the int of other families.
+    addresses = [str(info[4][0]) for info in infos]
     if not allow_private:
         for address in addresses:
             if not ipaddress.ip_address(address).is_global:
