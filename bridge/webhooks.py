@@ -19,6 +19,7 @@ import time
 import urllib.parse
 import uuid
 from datetime import datetime
+from typing import Literal, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,7 +30,8 @@ from .errors import AcceptError
 from .models import Message, Webhook, WebhookDelivery
 from .users import get_user
 
-EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed")
+Event = Literal["sms:received", "sms:sent", "sms:delivered", "sms:failed"]
+EVENTS: tuple[Event, ...] = get_args(Event)
 MAX_BACKOFF = 3600.0
 MAX_URL = 2048
 POOL = 8  # deliveries POSTed at once by one worker
