@@ -39,7 +39,8 @@ URL = "/admin"
 def init_admin(app: Flask) -> Flask:
     """Mount the admin under /admin of ``app``; return the admin's own app."""
     admin_app = create_admin_app(app.config["SMSBRIDGE_SETTINGS"], app.extensions["smsbridge"])
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {URL: admin_app})
+    # Flask's documented way to wrap its WSGI app; the stubs know wsgi_app as a method only.
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {URL: admin_app})  # type: ignore[method-assign]
     return admin_app
 
 

@@ -71,6 +71,15 @@ def current_user() -> User | None:
     return g.admin_user
 
 
+def signed_in_user() -> User:
+    """The logged-in user, on a SecureView page: Flask-Admin runs a page's
+    handler only once is_accessible() found one, and current_user() keeps
+    that one for the rest of the request."""
+    user = current_user()
+    assert user is not None, "a SecureView page ran without a logged-in user"
+    return user
+
+
 def login(user: User) -> None:
     session.clear()  # nothing from before the login carries over
     session.permanent = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import overload
+
 from flask import current_app, g
 
 
@@ -24,6 +26,11 @@ def new_session():
     return current_app.extensions["smsbridge"]["sessions"]()
 
 
+# With a default, a blank field has a number too.
+@overload
+def form_int(value: str | None, *, default: int) -> int: ...
+@overload
+def form_int(value: str | None, *, default: None = None) -> int | None: ...
 def form_int(value: str | None, *, default: int | None = None) -> int | None:
     """A whole number from a form field; ``default`` when blank; ValueError when not a number."""
     value = (value or "").strip()

@@ -8,7 +8,7 @@ from bridge import archive
 from bridge.sims import sim_overview
 
 from . import charts
-from .auth import SecureView, current_user
+from .auth import SecureView, signed_in_user
 from .common import db
 
 DAYS = 30
@@ -17,7 +17,7 @@ DAYS = 30
 class DashboardView(SecureView, AdminIndexView):
     @expose("/")
     def index(self):
-        user = current_user()
+        user = signed_in_user()
         viewer = None if user.is_admin else user
         with db().begin():
             sims = sim_overview(db(), user=user)

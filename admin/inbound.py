@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bridge.messages import inbound_view, list_inbound
 from bridge.models import User
 
-from .auth import SecureView, current_user
+from .auth import SecureView, signed_in_user
 from .common import db
 
 PAGE_SIZE = 50
@@ -21,7 +21,7 @@ class InboundView(SecureView):
     def index(self):
         raw = request.args.get("before", "")
         before = min(int(raw), 2**63 - 1) if raw.isdigit() else 0
-        user = current_user()
+        user = signed_in_user()
         with db().begin():
             # One more than a page: whether there is an older page to link to.
             found = list_inbound(db(), user, since=before, limit=PAGE_SIZE + 1, newest_first=True)

@@ -11,7 +11,7 @@ from bridge import optouts, sims, users
 from bridge.errors import BridgeError
 from bridge.models import ApiKey, Sim, User
 
-from .auth import SecureView, current_user
+from .auth import SecureView, signed_in_user
 from .common import db, form_int, settings
 
 
@@ -44,7 +44,9 @@ class UsersView(SecureView):
                 .all()
             )
             rows = db().scalars(select(User).order_by(User.login)).all()
-        return self.render("smsbridge/users.html", users=rows, keys=keys, new_key=new_key, me=current_user())
+        return self.render(
+            "smsbridge/users.html", users=rows, keys=keys, new_key=new_key, me=signed_in_user()
+        )
 
     @expose("/")
     def index(self):
@@ -64,7 +66,7 @@ class UsersView(SecureView):
     @expose("/<login>/block", methods=("POST",))
     def block(self, login: str):
         blocked = request.form.get("blocked") == "1"
-        if blocked and login == current_user().login:
+        if blocked and login == signed_in_user().login:
             flash("You cannot block yourself.", "error")
         else:
             _run(
@@ -176,7 +178,7 @@ class OptOutsView(SecureView):
                 phone,
                 reason=request.form.get("reason", "").strip()[:255] or None,
                 source="admin",
-                actor=current_user().login,
+                actor=signed_in_user().login,
                 region=settings().default_region,
             ),
             lambda changed: f"{phone} {done if changed else unchanged}.",

@@ -16,7 +16,7 @@ from bridge.errors import ArchiveError, NotFound
 from bridge.messages import message_view, visible_message
 from bridge.models import MessageStatus, Sim, User
 
-from .auth import SecureView, current_user
+from .auth import SecureView, signed_in_user
 from .common import db, new_session, settings
 
 PAGE_SIZE = 50
@@ -26,7 +26,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _viewer():
-    user = current_user()
+    user = signed_in_user()
     return None if user.is_admin else user
 
 
@@ -52,7 +52,7 @@ def filter_from_args(args, problems: list[str]) -> archive.MessageFilter:
     return archive.MessageFilter(
         status=MessageStatus(status) if status else None,
         sim_id=_int(args.get("sim")),
-        user_id=_int(args.get("user")) if current_user().is_admin else None,
+        user_id=_int(args.get("user")) if signed_in_user().is_admin else None,
         created_from=_date(args.get("from"), problems, "from"),
         created_to=_date(args.get("to"), problems, "to"),
         search=args.get("q", "")[:100],
@@ -106,10 +106,10 @@ class MessagesView(SecureView):
             rows = archive.list_messages(
                 db(), wanted, _viewer(), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
             )
-            sims = [(s.id, s.name) for s in usable_sims(db(), current_user())]
+            sims = [(s.id, s.name) for s in usable_sims(db(), signed_in_user())]
             users = (
                 db().execute(select(User.id, User.login).order_by(User.login)).all()
-                if current_user().is_admin
+                if signed_in_user().is_admin
                 else []
             )
         for problem in problems:
@@ -159,7 +159,7 @@ class MessagesView(SecureView):
     def detail(self, message_id: int):
         try:
             with db().begin():
-                message = visible_message(db(), message_id, current_user())
+                message = visible_message(db(), message_id, signed_in_user())
                 view = message_view(message)
                 parts = archive.message_parts(db(), message_id)
                 sender = db().scalar(select(User.login).where(User.id == message.user_id))

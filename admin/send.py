@@ -10,7 +10,7 @@ from bridge import encoding, wake
 from bridge.accept import SendOptions, accept
 from bridge.errors import AcceptError, AuthError
 
-from .auth import SecureView, current_user
+from .auth import SecureView, signed_in_user
 from .common import db, settings
 
 FIELDS = ("to", "text", "attempts", "report")
@@ -59,7 +59,7 @@ class SendView(SecureView):
         )
         with db().begin():
             result = accept(
-                db(), current_user(), form["to"], form["text"], options, settings=settings(), source="admin"
+                db(), signed_in_user(), form["to"], form["text"], options, settings=settings(), source="admin"
             )
         wake.notify(settings())
         return result

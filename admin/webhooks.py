@@ -11,7 +11,7 @@ from bridge import webhooks
 from bridge.errors import AcceptError, BridgeError
 from bridge.models import User, Webhook
 
-from .auth import SecureView, current_user
+from .auth import SecureView, signed_in_user
 from .common import db, settings
 
 FIELDS = ("login", "url")
@@ -20,7 +20,7 @@ FIELDS = ("login", "url")
 class WebhookView(SecureView):
     @expose("/", methods=("GET", "POST"))
     def index(self):
-        me = current_user()
+        me = signed_in_user()
         form = {"login": me.login, "url": ""}
         errors: dict[str, str] = {}
         new_secret = None

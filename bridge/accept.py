@@ -10,15 +10,16 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, exists, insert, select
+from sqlalchemy import Insert, bindparam, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import encoding, usage
 from .clock import utcnow
 from .config import Settings
+from .db import execute_dml
 from .errors import AcceptError, AuthError
-from .models import Message, MessageStatus, OnUncertain, SendRequest, Sim, User
+from .models import Message, MessageStatus, OnUncertain, SendRequest, Sim, User, table_of
 from .phones import normalise_number
 from .webhooks import check_url, has_secret
 
@@ -112,9 +113,10 @@ def check_text(text: str | None, max_parts: int) -> int:
 # Built once: constructing a statement (and its cache key) on every request
 # cost more CPU than running it.
 _HAS_SIM = select(exists().where(Sim.enabled.is_(True), usage.usable_by(bindparam("user_id"))))
-_INSERT_REQUEST = insert(SendRequest.__table__)
-_INSERT_MESSAGE = insert(Message.__table__)
-_INSERT_MESSAGES = insert(Message.__table__).returning(Message.__table__.c.id, Message.__table__.c.recipient)
+_INSERT_REQUEST = insert(table_of(SendRequest))
+_MESSAGES = table_of(Message)
+_INSERT_MESSAGE = insert(_MESSAGES)
+_INSERT_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, _MESSAGES.c.recipient)
 
 
 def user_has_sim(session: Session, user: User) -> bool:
@@ -139,6 +141,7 @@ def accept(
     if user.blocked:
         raise AuthError("user is blocked", status=403)
     check_text(text, settings.max_parts)
+    assert text is not None  # check_text refused a missing text
     check_options(options, settings.max_attempts, settings.webhook_allow_private)
     numbers = normalise_recipients(recipients, settings.default_region, settings.max_recipients)
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
@@ -161,14 +164,14 @@ def accept(
         "created_at": now,
     }
     if idempotency_key is None:
-        request_id = session.execute(_INSERT_REQUEST, request_row).inserted_primary_key[0]
+        request_id = _insert_one(session, _INSERT_REQUEST, request_row)
     else:
         earlier = _replay(session, user, idempotency_key, payload_hash)
         if earlier is not None:
             return earlier
         try:
             with session.begin_nested():
-                request_id = session.execute(_INSERT_REQUEST, request_row).inserted_primary_key[0]
+                request_id = _insert_one(session, _INSERT_REQUEST, request_row)
         except IntegrityError:
             # Another request with this key won the race; answer as it did.
             earlier = _replay(session, user, idempotency_key, payload_hash)
@@ -202,13 +205,22 @@ def accept(
     ]
     # Core, not the ORM: this is the API's hot path, one statement either way.
     if len(rows) == 1:
-        by_number = {numbers[0]: session.execute(_INSERT_MESSAGE, rows[0]).inserted_primary_key[0]}
+        by_number = {numbers[0]: _insert_one(session, _INSERT_MESSAGE, rows[0])}
     else:
         returned = session.execute(_INSERT_MESSAGES, rows).all()
         by_number = {recipient: message_id for message_id, recipient in returned}
     return Accepted(
         request_id, [{"id": by_number[n], "to": n, "status": MessageStatus.QUEUED.value} for n in numbers]
     )
+
+
+def _insert_one(session: Session, statement: Insert, row: dict) -> int:
+    """Insert ``row``; the id the database gave it."""
+    key = execute_dml(session, statement, row).inserted_primary_key
+    # None only when no row was inserted, and a single-row INSERT either
+    # inserts its row or raises.
+    assert key is not None
+    return key[0]
 
 
 def _payload_hash(numbers: list[str], text: str, options: SendOptions) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from . import webhooks
 from .clock import utcnow
+from .db import execute_dml
 from .errors import ArchiveError
 from .models import (
     Message,
@@ -158,7 +159,8 @@ def cancel(session: Session, message_id: int, viewer: User | None) -> None:
     """Cancel a message that no SIM has taken yet. The UPDATE repeats the
     condition, so a dispatcher claiming it at the same moment either wins
     (and the cancel is refused) or never sees it. Caller commits."""
-    changed = session.execute(
+    changed = execute_dml(
+        session,
         _visible_update(message_id, viewer)
         .where(Message.status == MessageStatus.QUEUED)
         .values(
@@ -166,7 +168,7 @@ def cancel(session: Session, message_id: int, viewer: User | None) -> None:
             finished_at=utcnow(),
             wait_reason=None,
             last_error="cancelled by an operator",
-        )
+        ),
     ).rowcount
     if changed != 1:
         raise ArchiveError(f"message {message_id} is not queued any more (or not yours)")
@@ -177,7 +179,8 @@ def retry(session: Session, message_id: int, viewer: User | None, *, now: dateti
     """Send a failed message again: back to the queue with one more attempt
     allowed, in the same conditional UPDATE. Caller commits."""
     now = now or utcnow()
-    changed = session.execute(
+    changed = execute_dml(
+        session,
         _visible_update(message_id, viewer)
         .where(Message.status == MessageStatus.FAILED)
         .values(
@@ -186,7 +189,7 @@ def retry(session: Session, message_id: int, viewer: User | None, *, now: dateti
             finished_at=None,
             wait_reason=None,
             attempts_allowed=func.greatest(Message.attempts_allowed, Message.attempts_made) + 1,
-        )
+        ),
     ).rowcount
     if changed != 1:
         raise ArchiveError(f"message {message_id} has not failed (or is not yours)")

@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
+from typing import Any, cast
 
 from flask import g
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import Engine, Executable, create_engine, event
+from sqlalchemy.engine import URL, CursorResult, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
@@ -64,6 +66,16 @@ def make_engine(database_url: str | URL, *, timeout: float | None = None, **kwar
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def execute_dml(
+    session: Session, statement: Executable, params: Mapping[str, Any] | None = None
+) -> CursorResult[Any]:
+    """``session.execute`` for an INSERT, UPDATE or DELETE without RETURNING,
+    typed as what it returns: a ``CursorResult``, whose ``rowcount`` and
+    ``inserted_primary_key`` the callers read. SQLAlchemy types it as a plain
+    ``Result`` and advises this cast (changelog 2.0.44)."""
+    return cast(CursorResult[Any], session.execute(statement, params))
 
 
 def bind_to_requests(app, sessions: sessionmaker[Session]) -> None:

@@ -27,6 +27,8 @@ class BridgeError(Exception):
 class AcceptError(BridgeError):
     """Bad input, named by ``field``; nothing was stored."""
 
+    field: str  # always named
+
     def __init__(self, field: str, message: str, status: int = 400):
         super().__init__(message, field=field, status=status)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -30,6 +32,15 @@ GAMMU_SCHEMA_VERSION = 17
 
 class GammuBase(DeclarativeBase):
     pass
+
+
+def table_of(model: type[DeclarativeBase]) -> Table:
+    """The Table ``model`` is mapped to, for Core statements on hot paths.
+    DeclarativeBase types ``__table__`` as any FromClause, since a class may
+    be mapped to a join or a subquery; every model here maps one Table."""
+    table = model.__table__
+    assert isinstance(table, Table), f"{model.__name__} is not mapped to a Table"
+    return table
 
 
 class GammuVersion(GammuBase):
@@ -128,7 +139,9 @@ TABLE_OPTIONS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_co
 
 
 class Base(DeclarativeBase):
-    __table_args__ = TABLE_OPTIONS
+    # Typed as DeclarativeBase declares it: a table with constraints or
+    # indexes replaces this dict with a tuple that ends in it.
+    __table_args__: Any = TABLE_OPTIONS
 
 
 def _now_default():

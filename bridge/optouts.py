@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from .clock import iso_utc, utcnow
+from .db import execute_dml
 from .models import OptOut, OptOutEvent
 from .phones import normalise_number
 
@@ -55,7 +56,7 @@ def opt_in(
     """Remove the number; False if it was not on the list."""
     now = now or utcnow()
     phone, reason = normalise_number(phone, region, field="phone"), _clip(reason)
-    if session.execute(delete(OptOut).where(OptOut.phone == phone)).rowcount == 0:
+    if execute_dml(session, delete(OptOut).where(OptOut.phone == phone)).rowcount == 0:
         return False
     session.add(
         OptOutEvent(phone=phone, action="removed", reason=reason, source=source, actor=actor, created_at=now)

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from . import usage, webhooks
 from .clock import utcnow
+from .db import execute_dml
 from .models import (
     AttemptOutcome,
     Message,
@@ -85,7 +86,7 @@ def touched() -> ColumnElement[bool]:
 def withdraw(session: Session, outbox_id: int, *still: ColumnElement[bool]) -> bool:
     """Remove a message from Gammu's outbox if the conditions ``still`` hold
     at the moment of the DELETE; False if it could no longer be taken."""
-    if session.execute(delete(Outbox).where(Outbox.id == outbox_id, *still)).rowcount != 1:
+    if execute_dml(session, delete(Outbox).where(Outbox.id == outbox_id, *still)).rowcount != 1:
         return False
     session.execute(delete(OutboxMultipart).where(OutboxMultipart.id == outbox_id))
     return True
@@ -273,9 +274,10 @@ def _finish_attempt(
 def _end(session: Session, message_id: int, status: MessageStatus, why: str, now: datetime) -> bool:
     """A final state for a dispatched message; False if something else ended it first."""
     return bool(
-        session.execute(
+        execute_dml(
+            session,
             update(Message)
             .where(Message.id == message_id, Message.status == MessageStatus.DISPATCHED)
-            .values(status=status, finished_at=now, last_error=why[:255])
+            .values(status=status, finished_at=now, last_error=why[:255]),
         ).rowcount
     )

@@ -25,6 +25,7 @@ from sqlalchemy import (
     inspect,
     select,
 )
+from sqlalchemy.dialects.mysql.base import MySQLDialect
 from sqlalchemy.orm import Session
 
 from .clock import utcnow
@@ -108,7 +109,9 @@ def _read_only(engine: Engine, statement: str, row_cap: int, time_limit: int):
     clean = False
     try:
         cursor = connection.cursor()
-        if engine.dialect.is_mariadb:
+        # Asked once connected: the dialect learns the server's kind then.
+        mariadb = _is_mariadb(engine)
+        if mariadb:
             cursor.execute("SET SESSION max_statement_time = %s", (time_limit,))
         else:
             cursor.execute("SET SESSION max_execution_time = %s", (time_limit * 1000,))
@@ -122,7 +125,7 @@ def _read_only(engine: Engine, statement: str, row_cap: int, time_limit: int):
         cursor.execute("SET SESSION sql_select_limit = DEFAULT")
         cursor.execute(
             "SET SESSION max_statement_time = DEFAULT"
-            if engine.dialect.is_mariadb
+            if mariadb
             else "SET SESSION max_execution_time = DEFAULT"
         )
         cursor.close()
@@ -134,6 +137,15 @@ def _read_only(engine: Engine, statement: str, row_cap: int, time_limit: int):
     return columns, rows[:row_cap], len(rows) > row_cap
 
 
+def _is_mariadb(engine: Engine) -> bool:
+    """MariaDB or MySQL: each names its statement time limit differently."""
+    dialect = engine.dialect
+    # The bridge runs on MySQL-family servers only; the MySQL dialect is
+    # the one that tells MariaDB apart.
+    assert isinstance(dialect, MySQLDialect), f"not a MySQL or MariaDB database: {dialect.name}"
+    return dialect.is_mariadb
+
+
 def _explain(exc: Exception) -> str:
     code = _error_code(exc)
     if code == _READ_ONLY_REFUSED:
@@ -141,7 +153,7 @@ def _explain(exc: Exception) -> str:
     if code in _TIME_LIMIT_HIT:
         return f"stopped: the query ran longer than {TIME_LIMIT_SECONDS} s"
     detail = getattr(exc, "orig", exc)
-    args = getattr(detail, "args", ())
+    args: tuple[object, ...] = getattr(detail, "args", ())
     return f"the query failed: {args[1] if len(args) > 1 else detail}"
 
 

@@ -250,7 +250,8 @@ def bridge_ddl(engine: Engine) -> str:
         statements.append(str(CreateTable(table).compile(engine)).strip() + ";")
         statements += [
             str(CreateIndex(index).compile(engine)).strip() + ";"
-            for index in sorted(table.indexes, key=lambda i: i.name)
+            # Every index here has a name (given, or from the ix_ convention).
+            for index in sorted(table.indexes, key=lambda i: i.name or "")
         ]
     header = (
         "-- The bridge's own tables. Generated from bridge/models.py by\n"

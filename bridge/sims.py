@@ -108,13 +108,10 @@ def set_limit(session: Session, name: str, monthly_limit: int | None) -> None:
 
 def waiting_in_outbox(session: Session, names: list[str]) -> dict[str, int]:
     """Rows each SIM's daemon has still to send, by SIM name (absent: none)."""
-    return dict(
-        session.execute(
-            select(Outbox.sender_id, func.count())
-            .where(Outbox.sender_id.in_(names))
-            .group_by(Outbox.sender_id)
-        ).all()
+    rows = session.execute(
+        select(Outbox.sender_id, func.count()).where(Outbox.sender_id.in_(names)).group_by(Outbox.sender_id)
     )
+    return {name: count for name, count in rows if name is not None}
 
 
 def sim_overview(session: Session, *, user: User | None = None, now: datetime | None = None) -> list[dict]:
@@ -148,7 +145,7 @@ def sim_overview(session: Session, *, user: User | None = None, now: datetime | 
                 "monthly_limit": sim.monthly_limit,
                 "period_start": start.isoformat(),
                 "waiting": waiting.get(sim.name, 0),
-                "owner": owners.get(sim.owner_id),
+                "owner": owners.get(sim.owner_id) if sim.owner_id is not None else None,
                 "simulated": sim.simulated,
                 "delivery_report": sim.delivery_report,
                 **dict(zip(("state", "state_reason"), state_of(sim), strict=True)),

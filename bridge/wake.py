@@ -41,15 +41,17 @@ class WakeListener:
         # Several workers on one host: the newest one listens; the others
         # still poll, so nothing is lost.
         self._path.unlink(missing_ok=True)
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._sock.bind(str(self._path))
-        self._sock.settimeout(0.5)
-        threading.Thread(target=self._loop, name="dispatch-wake", daemon=True).start()
+        sock = self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(str(self._path))
+        sock.settimeout(0.5)
+        # The thread gets the socket it listens on, not ``self._sock``: stop()
+        # closes that same socket, which ends the loop with an OSError.
+        threading.Thread(target=self._loop, args=(sock,), name="dispatch-wake", daemon=True).start()
 
-    def _loop(self) -> None:
+    def _loop(self, sock: socket.socket) -> None:
         while not self._stopped.is_set():
             try:
-                self._sock.recv(64)
+                sock.recv(64)
             except TimeoutError:
                 continue
             except OSError:

@@ -19,6 +19,7 @@ import time
 import urllib.parse
 import uuid
 from datetime import datetime
+from typing import Literal, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,7 +30,8 @@ from .errors import AcceptError
 from .models import Message, Webhook, WebhookDelivery
 from .users import get_user
 
-EVENTS = ("sms:received", "sms:sent", "sms:delivered", "sms:failed")
+Event = Literal["sms:received", "sms:sent", "sms:delivered", "sms:failed"]
+EVENTS: tuple[Event, ...] = get_args(Event)
 MAX_BACKOFF = 3600.0
 MAX_URL = 2048
 POOL = 8  # deliveries POSTed at once by one worker
@@ -64,7 +66,9 @@ def vetted_address(url: str, *, allow_private: bool, field: str = "url") -> str:
         infos = socket.getaddrinfo(parsed.hostname, port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         raise AcceptError(field, f"cannot resolve {parsed.hostname}") from None
-    addresses = [info[4][0] for info in infos]
+    # IPv4 or IPv6 (TCP), so the sockaddr starts with the address as text;
+    # the stubs also allow the int of other families.
+    addresses = [str(info[4][0]) for info in infos]
     if not allow_private:
         for address in addresses:
             if not ipaddress.ip_address(address).is_global:

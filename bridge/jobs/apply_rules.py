@@ -5,6 +5,7 @@ others or the text itself."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -47,7 +48,7 @@ def run_rules(session: Session, settings: Settings, inbound: InboundMessage, now
             inbound,
             rule,
             describe(rule),
-            lambda rule=rule: _ACTIONS[rule.action](session, settings, rule, inbound, now),
+            functools.partial(_act, session, settings, rule, inbound, now),
         )
 
 
@@ -86,7 +87,12 @@ def _sender_user(session: Session, rule: Rule | None, inbound: InboundMessage) -
     user_id = (rule.user_id if rule and rule.user_id else None) or inbound.user_id
     if user_id is None:
         raise UserError("no user to send as: the SIM has no owner and nobody texted this number")
-    return session.get(User, user_id)
+    user = session.get(User, user_id)
+    if user is None:
+        # The foreign keys keep it, but it may have been deleted since the
+        # rule or the text was read.
+        raise UserError(f"no user to send as: user {user_id} no longer exists")
+    return user
 
 
 def _send(
@@ -95,7 +101,9 @@ def _send(
     result = accept(session, user, to, text, SendOptions(), settings=settings, source="rule")
     if ignore_opt_out:
         for m in result.messages:
-            session.get(Message, m["id"]).ignore_opt_out = True
+            message = session.get(Message, m["id"])
+            assert message is not None  # accept() just stored it, in this session
+            message.ignore_opt_out = True
     return "queued message " + ", ".join(str(m["id"]) for m in result.messages)
 
 
@@ -123,10 +131,12 @@ def _opt(session: Session, settings: Settings, inbound: InboundMessage, out: boo
     return detail
 
 
+# What a rule does; the detail it answers is stored with the outcome.
+RuleAction = Callable[[Session, Settings, Rule, InboundMessage, datetime], str]
 REPLY_QUIET = timedelta(hours=1)
 
 
-def _reply(session, settings: Settings, rule, inbound, now) -> str:
+def _reply(session: Session, settings: Settings, rule: Rule, inbound: InboundMessage, now: datetime) -> str:
     # Two auto-responders answering each other would empty a SIM's month:
     # a rule answers one number at most once an hour.
     replied = session.scalar(
@@ -142,15 +152,23 @@ def _reply(session, settings: Settings, rule, inbound, now) -> str:
     )
     if replied:
         return "not sent: this rule already replied to this number within the hour"
+    assert rule.argument is not None  # rules.add_rule refuses a reply rule without its text
     return _send(session, settings, _sender_user(session, rule, inbound), inbound.sender, rule.argument)
 
 
-def _forward_to(session, settings: Settings, rule, inbound, now) -> str:
+def _forward_to(
+    session: Session, settings: Settings, rule: Rule, inbound: InboundMessage, now: datetime
+) -> str:
     text = f"From {inbound.sender}: {inbound.text}"
+    assert rule.argument is not None  # rules.add_rule stored the number, normalised
     return _send(session, settings, _sender_user(session, rule, inbound), rule.argument, text)
 
 
-def _forward_url(session, settings: Settings, rule, inbound, now) -> str:
+def _forward_url(
+    session: Session, settings: Settings, rule: Rule, inbound: InboundMessage, now: datetime
+) -> str:
+    # rules.add_rule checked the URL and made the secret.
+    assert rule.argument is not None and rule.secret is not None
     delivery = webhooks.enqueue(
         session,
         user_id=rule.user_id,
@@ -163,14 +181,20 @@ def _forward_url(session, settings: Settings, rule, inbound, now) -> str:
     return f"webhook delivery {delivery} queued"
 
 
-def _opt_action(out: bool):
+def _opt_action(out: bool) -> RuleAction:
     return lambda session, settings, rule, inbound, now: _opt(session, settings, inbound, out, now)
 
 
-_ACTIONS = {
+_ACTIONS: dict[str, RuleAction] = {
     "reply": _reply,
     "forward_to": _forward_to,
     "forward_url": _forward_url,
     "opt_out": _opt_action(True),
     "opt_in": _opt_action(False),
 }
+
+
+def _act(session: Session, settings: Settings, rule: Rule, inbound: InboundMessage, now: datetime) -> str:
+    """Run ``rule``'s action, looked up here: inside ``_record``, so an
+    unknown action is that one rule's error."""
+    return _ACTIONS[rule.action](session, settings, rule, inbound, now)

@@ -39,12 +39,14 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
     """HTTPS to a vetted address; SNI and the certificate check use the name."""
 
     def __init__(self, host, port, address, timeout):
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        # Kept as our own attribute: the base class's ``_context`` is private.
+        self._ssl_context = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self._ssl_context)
         self._address = address
 
     def connect(self):
         raw = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
+        self.sock = self._ssl_context.wrap_socket(raw, server_hostname=self.host)
 
 
 def _post(delivery: dict, settings: Settings) -> str | None:
@@ -97,19 +99,19 @@ def deliver_due(
             .with_for_update(skip_locked=True)
         ).all()
         # The lease: a worker that dies mid-POST leaves the row due again later.
-        claimed = []
-        for d in due:
-            d.attempts += 1
-            d.next_attempt_at = now + lease
+        claimed: list[dict] = []
+        for delivery in due:
+            delivery.attempts += 1
+            delivery.next_attempt_at = now + lease
             claimed.append(
                 {
-                    "id": d.id,
-                    "url": d.url,
-                    "secret": d.secret,
-                    "event": d.event,
-                    "payload": d.payload,
-                    "attempts": d.attempts,
-                    "created_at": d.created_at,
+                    "id": delivery.id,
+                    "url": delivery.url,
+                    "secret": delivery.secret,
+                    "event": delivery.event,
+                    "payload": delivery.payload,
+                    "attempts": delivery.attempts,
+                    "created_at": delivery.created_at,
                 }
             )
     if not claimed:

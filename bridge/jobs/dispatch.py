@@ -30,6 +30,7 @@ from ..models import (
     OutboxMultipart,
     Phone,
     Sim,
+    table_of,
 )
 
 NO_SIM = "no healthy, enabled SIM is available to this user"
@@ -204,7 +205,7 @@ def _write_outbox(session: Session, placed, now: datetime) -> None:
     # Core tables with column names, executed as executemany: the compiled
     # statement is cached and batched into multi-row INSERTs, where a
     # values(list) statement would be compiled anew for every batch.
-    outbox, multipart, attempts = Outbox.__table__, OutboxMultipart.__table__, MessageAttempt.__table__
+    outbox, multipart, attempts = table_of(Outbox), table_of(OutboxMultipart), table_of(MessageAttempt)
     outbox_rows = [
         {
             "DestinationNumber": m.recipient,

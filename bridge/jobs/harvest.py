@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from .. import usage, webhooks
 from ..clock import utcnow
+from ..db import execute_dml
 from ..models import (
     AttemptOutcome,
     Message,
@@ -132,10 +133,11 @@ def harvest_reports(session: Session, *, now: datetime | None = None, limit: int
         .having((delivered >= MessageAttempt.parts) | (refused > 0))
         .limit(limit)
     ).all()
-    changed = {"sms:delivered": [], "sms:failed": []}
+    changed: dict[str, list[int]] = {"sms:delivered": [], "sms:failed": []}
     for row in rows:
         status = MessageStatus.UNDELIVERED if row.refused else MessageStatus.DELIVERED
-        done = session.execute(
+        done = execute_dml(
+            session,
             update(Message)
             .where(Message.id == row.message_id, Message.status == MessageStatus.SENT)
             .values(
@@ -143,7 +145,7 @@ def harvest_reports(session: Session, *, now: datetime | None = None, limit: int
                 finished_at=row.at or now,
                 delivery_status=row.code,
                 last_error="the network reported it undelivered" if row.refused else None,
-            )
+            ),
         ).rowcount
         if done:
             changed["sms:failed" if row.refused else "sms:delivered"].append(row.message_id)

@@ -21,15 +21,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.ddl.impl import DefaultImpl
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Connection, Index, MetaData, Table, inspect, text
+from sqlalchemy import Column, ColumnElement, Connection, Index, MetaData, Table, TextClause, inspect, text
 
 from ..models import Base, GammuBase
 
@@ -120,13 +121,15 @@ def _same_index_on_server(conn: Connection, index: Index) -> bool:
         if match is None:
             return False
         wanted.append((match[1], "D" if (match[2] or "").upper() == "DESC" else "A"))
+    table = index.table
+    assert table is not None  # a model's index, so on its table
     rows = conn.execute(
         text(
             "SELECT COLUMN_NAME, COLLATION, NON_UNIQUE FROM information_schema.STATISTICS "
             "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table AND INDEX_NAME = :index "
             "ORDER BY SEQ_IN_INDEX"
         ),
-        {"table": index.table.name, "index": index.name},
+        {"table": table.name, "index": index.name},
     ).all()
     return (
         bool(rows)
@@ -221,15 +224,24 @@ class _Recorder:
         table.to_metadata(self.metadata)
 
     def create_index(self, index: Index, **_kw: Any) -> None:
+        assert index.table is not None  # Alembic builds it on a stand-in table
         table = self.metadata.tables[index.table.name]
         # Alembic hands over columns of a stand-in table, and text() parts
         # ("priority DESC") wrapped to look like columns: key them anew.
         Index(
             index.name,
-            *[table.c[e.key] if e.key in table.c else text(e.key) for e in index.expressions],
+            *[self._part(table, e) for e in index.expressions],
             unique=index.unique,
             **index.kwargs,
         )
+
+    @staticmethod
+    def _part(table: Table, expression: str | ColumnElement[Any]) -> Column[Any] | TextClause:
+        # Never a bare string: a column keyed by its name, or a wrapped
+        # text() keyed by its text.
+        assert isinstance(expression, ColumnElement) and expression.key is not None
+        key = expression.key
+        return table.c[key] if key in table.c else text(key)
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"the baseline may only create tables and indexes, not {name}")
@@ -242,7 +254,9 @@ def baseline_metadata() -> MetaData:
     module = script_directory().get_revision(BASELINE).module
     recorder = _Recorder()
     with Operations.context(MigrationContext.configure(dialect_name="mysql")) as operations:
-        operations.impl = recorder  # what every op's implementation hands its DDL to
+        # What every op's implementation hands its DDL to; a stand-in for
+        # Alembic's DefaultImpl that refuses all but the two calls it records.
+        operations.impl = cast(DefaultImpl, recorder)
         module.upgrade()
     return recorder.metadata
 

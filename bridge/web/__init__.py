@@ -9,6 +9,7 @@ JSON API's ``Idempotency-Key`` makes its retry safe)."""
 from __future__ import annotations
 
 from flask import Flask, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import Engine, text
 from werkzeug.exceptions import HTTPException
 
@@ -36,6 +37,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = Flask(__name__)
     app.config["SMSBRIDGE_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    # Flask's own provider (json_provider_class is left as it is); the
+    # attribute is typed as the base JSONProvider, which has no options.
+    assert isinstance(app.json, DefaultJSONProvider)
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     engine = engine or make_engine(
@@ -60,6 +64,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         # Every error is JSON, also 404/405/413 raised by Flask itself.
+        assert exc.code is not None  # Flask hands an exception without a code to no handler
         return _error_body(exc.code, exc.description), exc.code
 
     def _database_unavailable(exc: Exception):
@@ -89,7 +94,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return app
 
 
-def _error_body(status: int, message: str):
+def _error_body(status: int, message: str | None):
+    # None only from an HTTPException that has no description.
     if request.path.startswith("/smsc"):
         return jsonify({"success": False, "description": message})
     return jsonify({"error": {"status": status, "message": message}})

@@ -107,6 +107,7 @@ def smsc():
         field = CLASSIC_FIELDS.get(exc.field, exc.field)
         return _classic_error(field, f"{field}: {exc.message}", exc.status)
     throttle.succeeded(address)
+    assert send is not None  # _send read the fields before it could accept them
     count = len(result.messages)
     description = f"queued {count} message{'s' if count != 1 else ''}"
     if send.replacemessages_id:

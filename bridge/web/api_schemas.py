@@ -38,12 +38,12 @@ from pydantic import (
     ValidationError,
     WithJsonSchema,
 )
-from pydantic_core import PydanticCustomError, PydanticUseDefault
+from pydantic_core import ErrorDetails, PydanticCustomError, PydanticUseDefault
 
 from ..accept import MAX_PRIORITY, MAX_VALID_FOR, SendOptions, parse_send_at
 from ..errors import AcceptError
 from ..models import AttemptOutcome, MessageStatus, OnUncertain
-from ..webhooks import EVENTS, MAX_URL
+from ..webhooks import MAX_URL, Event
 
 NOT_AN_OBJECT = "send a JSON object (Content-Type: application/json)"
 MAX_CURSOR = 2**63 - 1
@@ -113,7 +113,7 @@ def _refusal(model: type[BaseModel], exc: ValidationError) -> AcceptError:
     return AcceptError(field, _words(model, field, error))
 
 
-def _words(model: type[BaseModel], field: str, error: dict) -> str:
+def _words(model: type[BaseModel], field: str, error: ErrorDetails) -> str:
     info = next((f for name, f in model.model_fields.items() if (f.alias or name) == field), None)
     metadata = info.metadata if info else []
     says = next((m for m in metadata if isinstance(m, Refusal)), Refusal())
@@ -573,7 +573,7 @@ class WebhookSettings(ResponseModel):
         pattern="^[0-9a-f]{64}$",
         description="The new signing secret (64 hex digits); the API never shows it again.",
     )
-    events: list[Literal[EVENTS]] = Field(description="Every event there is.")
+    events: list[Event] = Field(description="Every event there is.")
     signature_header: Literal["X-Smsbridge-Signature"]
 
 
@@ -600,6 +600,6 @@ class WebhookEvent(ResponseModel):
         description="The delivery id, also in `X-Smsbridge-Delivery`; the same on "
         "every retry: de-duplicate by it.",
     )
-    event: Literal[EVENTS]
+    event: Event
     created_at: datetime = Field(description="When the event happened.")
     data: InboundData | MessageEventData

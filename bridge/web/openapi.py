@@ -15,7 +15,7 @@ import re
 from typing import get_args, get_origin
 
 from pydantic import BaseModel
-from pydantic.json_schema import GenerateJsonSchema, models_json_schema
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 
 from ..webhooks import EVENTS
 from . import api_schemas as s
@@ -417,7 +417,7 @@ ROUTES = (
 )
 
 # The POST smsbridge makes for each event: (summary, the model of `data`).
-WEBHOOKS = {
+WEBHOOKS: dict[str, tuple[str, type[BaseModel]]] = {
     "sms:received": ("A text attributed to the user arrived (after the rules ran).", s.InboundData),
     "sms:sent": ("The network took every part of a message (status `sent`).", s.MessageEventData),
     "sms:delivered": ("A delivery report says the message arrived (status `delivered`).", s.MessageEventData),
@@ -448,9 +448,10 @@ class _Builder:
     def __init__(self):
         bodies = {r.body for r in ROUTES if r.body}
         queries = {r.query for r in ROUTES if r.query}
-        answers = {_model(reply.body) for r in ROUTES for reply in r.replies.values()} - {None}
+        answers = {m for r in ROUTES for reply in r.replies.values() if (m := _model(reply.body))}
         answers |= {s.WebhookEvent} | {data for _, data in WEBHOOKS.values()}
-        keys = [(m, "validation") for m in bodies | queries] + [(m, "serialization") for m in answers]
+        keys: list[tuple[type[BaseModel], JsonSchemaMode]] = [(m, "validation") for m in bodies | queries]
+        keys += [(m, "serialization") for m in answers]
         self.refs, top = models_json_schema(
             sorted(keys, key=lambda k: k[0].__name__), ref_template=REF, schema_generator=_Untitled
         )
@@ -465,11 +466,13 @@ class _Builder:
         for model in queries - bodies:
             del self.schemas[name(model)]
 
-    def schema(self, body: object, mode: str = "serialization") -> dict:
+    def schema(self, body: object, mode: JsonSchemaMode = "serialization") -> dict:
         if isinstance(body, dict):
             return body
         if get_origin(body) is list:
             return {"type": "array", "items": self.schema(get_args(body)[0], mode)}
+        # What is left of a body (Reply.body, Route.body) is a model.
+        assert isinstance(body, type) and issubclass(body, BaseModel), body
         return self.refs[(body, mode)]
 
     def reply(self, reply: Reply) -> dict:
@@ -504,7 +507,7 @@ class _Builder:
         return parameters
 
     def operation(self, route: Route) -> dict:
-        operation = {"operationId": route.operation_id, "tags": [route.tag], "summary": route.summary}
+        operation: dict = {"operationId": route.operation_id, "tags": [route.tag], "summary": route.summary}
         if route.description:
             operation["description"] = route.description
         operation["security"] = [] if route.public else [{"bearerAuth": []}]
