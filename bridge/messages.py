@@ -40,6 +40,7 @@ def message_view(message: Message) -> dict:
         "last_error": message.last_error,
         "delivery_report": message.delivery_report,
         "delivery_status": message.delivery_status,
+        "on_uncertain": message.on_uncertain.value,
         "created_at": iso_utc(message.created_at),
         "send_at": iso_utc(message.send_at),
         "expires_at": iso_utc(message.expires_at),

@@ -70,12 +70,18 @@ class PrivateMariaDB:
             *as_root,
         ]
 
-    def url(self, database: str) -> str:
+    def url(self, database: str, transport: str = "socket") -> str:
+        if transport == "tcp":
+            return f"mysql+pymysql://root@127.0.0.1:{self.port}/{database}"
         return f"mysql+pymysql://root@localhost/{database}?unix_socket={self.socket}"
 
     def start(self) -> None:
         self.process = subprocess.Popen(self._command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(self._answers, timeout=60, interval=0.2, what="the private MariaDB to answer")
+        with pymysql.connect(unix_socket=str(self.socket), user="root") as conn, conn.cursor() as cursor:
+            # The same root over TCP (the socket's root is 'root'@'localhost').
+            cursor.execute("CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'")
+            cursor.execute("GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION")
 
     def _answers(self) -> bool:
         try:
@@ -175,8 +181,12 @@ def private_db():
     shutil.rmtree(root, ignore_errors=True)
 
 
-def test_database_outage_answers_503_loses_nothing_and_recovers(private_db, settings, tmp_path):
-    url = private_db.url("smsbridge_outage")
+@pytest.mark.parametrize("transport", ["socket", "tcp"])
+def test_database_outage_answers_503_loses_nothing_and_recovers(transport, private_db, settings, tmp_path):
+    """Over TCP the server listens on a port of its own, not 3306: gammu-smsd
+    forgets the port after its first connect, so this also shows the daemons
+    coming back to the right server after the restart."""
+    url = private_db.url("smsbridge_outage", transport)
     settings = dataclasses.replace(
         settings,
         database_url=url,

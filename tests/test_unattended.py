@@ -275,3 +275,47 @@ def test_worker_restarts_a_stalled_daemon_it_runs_when_asked_to(modems, make_use
             assert sim.restarts == 1 and sim.restarted_at is not None
     finally:
         worker.stop()
+
+
+# ------------------------------------------------------ through the API
+
+
+def test_on_uncertain_is_taken_by_both_apis_and_shown(client, make_user, modems, sessions):
+    user = make_user()
+    modems.add("simA")
+    auth = {"Authorization": f"Bearer {user['key']}"}
+    [sent] = client.post(
+        "/api/v1/messages",
+        json={"to": "+79991234567", "text": "alarm", "on_uncertain": "resend"},
+        headers=auth,
+    ).get_json()
+    assert client.get(f"/api/v1/messages/{sent['id']}", headers=auth).get_json()["on_uncertain"] == "resend"
+    refused = client.post(
+        "/api/v1/messages", json={"to": "+79991234567", "text": "x", "on_uncertain": "maybe"}, headers=auth
+    )
+    assert refused.status_code == 400
+    assert refused.get_json()["error"] == {
+        "status": 400,
+        "message": "must be fail or resend",
+        "field": "on_uncertain",
+    }
+
+    classic = {"login": "alice", "pass": user["password"], "tel": "+79991234567", "msg": "code 1234"}
+    [code_id] = client.get("/smsc", query_string={**classic, "on_uncertain": "resend"}).get_json()["ids"]
+    assert status(sessions, code_id).on_uncertain == "resend"
+    bad = client.get("/smsc", query_string={**classic, "on_uncertain": "twice"})
+    assert bad.status_code == 400 and bad.get_json()["field"] == "on_uncertain"
+    [plain_id] = client.get("/smsc", query_string=classic).get_json()["ids"]
+    assert status(sessions, plain_id).on_uncertain == "fail"
+
+
+def test_sims_show_their_state_and_why(client, make_user, modems, sessions):
+    user = make_user(admin=True)
+    modems.add("simA")
+    with sessions.begin() as session:
+        sim = session.scalar(select(Sim).where(Sim.name == "simA"))
+        sim.stalled_since, sim.stall_reason = sim.created_at, "its last 3 sends all failed (SendingError)"
+    [listed] = client.get("/api/v1/sims", headers={"Authorization": f"Bearer {user['key']}"}).get_json()
+    assert listed["state"] == "stalled"
+    assert listed["state_reason"] == "its last 3 sends all failed (SendingError)"
+    assert listed["watchdog"]["stall_after"] == 60

@@ -475,6 +475,7 @@ class Message(ResponseModel):
     last_error: str | None
     delivery_report: bool | None = Field(description="Asked for a delivery report; null: the SIM's default.")
     delivery_status: int | None = Field(description="The network's status code from the delivery report.")
+    on_uncertain: Literal["fail", "resend"] = Field(description=ON_UNCERTAIN)
     created_at: datetime
     send_at: datetime | None
     expires_at: datetime | None
@@ -502,6 +503,24 @@ class SIM(ResponseModel):
     owner: str | None = Field(description="Login of the owner; null for a shared SIM.")
     simulated: bool
     delivery_report: bool = Field(description="Delivery reports by default for this SIM's messages.")
+    state: Literal["disabled", "dead", "stalled", "healthy"] = Field(
+        description="What the SIM is doing: `disabled` by an operator, `dead` (its daemon's "
+        "heartbeat stopped), `stalled` (heartbeat but no sending: a hung modem, or its last "
+        "sends all failed) or `healthy`. Only a healthy SIM gets new messages."
+    )
+    state_reason: str | None = Field(description="Why, when it is not healthy.")
+    stalled_since: datetime | None
+    watchdog: Watchdog
+
+
+class Watchdog(ResponseModel):
+    """How the SIM is watched (`smsbridge sim set NAME --stall-after …`)."""
+
+    stall_after: int = Field(description="Seconds due texts may wait untouched before it counts as stalled.")
+    stall_errors: int = Field(description="Failed sends in a row that make it stalled.")
+    restart_stalled: bool = Field(description="Whether the worker restarts its daemon when it stalls.")
+    restarts: int = Field(description="Restarts during the current stall.")
+    restarted_at: datetime | None
 
 
 class InboundData(ResponseModel):
