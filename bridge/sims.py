@@ -217,18 +217,18 @@ def set_watchdog(
     sim = get_sim(session, name)
     if stall_after is not None:
         if stall_after < 10:
-            raise UserError("stall_after must be at least 10 seconds", field="stall_after")
+            raise UserError("must be at least 10 seconds", field="stall_after")
         sim.stall_after = stall_after
     if stall_errors is not None:
         if not 1 <= stall_errors <= 100:
-            raise UserError("stall_errors must be between 1 and 100 sends", field="stall_errors")
+            raise UserError("must be between 1 and 100 sends", field="stall_errors")
         sim.stall_errors = stall_errors
     if restart_stalled is not None:
         sim.restart_stalled = restart_stalled
     for field, value in (("reset_every", reset_every), ("hard_reset_every", hard_reset_every)):
         if value is not None:
             if value < 0:
-                raise UserError(f"{field} must be 0 (off) or more seconds", field=field)
+                raise UserError("must be 0 (off) or more seconds", field=field)
             setattr(sim, field, value)
     if settings is not None and (reset_every is not None or hard_reset_every is not None):
         session.flush()

@@ -319,3 +319,28 @@ def test_sims_show_their_state_and_why(client, make_user, modems, sessions):
     assert listed["state"] == "stalled"
     assert listed["state_reason"] == "its last 3 sends all failed (SendingError)"
     assert listed["watchdog"]["stall_after"] == 60
+
+
+def test_sim_set_writes_gammus_preventive_resets_into_the_daemon_config(runner, make_user, modems, settings):
+    import cli
+
+    modems.add("simA", start=False)
+    result = runner.invoke(
+        cli.main,
+        [
+            "sim",
+            "set",
+            "simA",
+            "--reset-every",
+            "3600",
+            "--hard-reset-every",
+            "86400",
+            "--restart-stalled",
+            "on",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    config = smsd.config_path(settings, "simA").read_text()
+    assert "ResetFrequency = 3600\n" in config and "HardResetFrequency = 86400\n" in config
+    refused = runner.invoke(cli.main, ["sim", "set", "simA", "--stall-after", "5"])
+    assert refused.exit_code == 1 and "stall_after: must be at least 10 seconds" in refused.output
