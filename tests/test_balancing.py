@@ -267,7 +267,7 @@ class StalledDaemon:
 def test_a_row_the_daemon_leased_is_never_taken_back(modems, make_user, sessions, settings):
     """A stalled daemon may already have handed the text to its modem: after
     its lease expires the row stays with it rather than risk a second copy."""
-    from bridge.jobs.harvest import take_back
+    from bridge.outbox import take_back
 
     make_user()
     modems.add("stalled")

@@ -1,6 +1,6 @@
 """Harvest: what gammu-smsd wrote to ``sentitems`` becomes message state;
-errors are retried on another SIM while attempts remain. Take-back returns
-messages from a dead SIM's outbox to the queue.
+errors are retried on another SIM while attempts remain. Take-back (in
+``bridge.outbox``) returns messages from a dead SIM's outbox to the queue.
 
 Both start from pending attempts and lock them (``SKIP LOCKED``) before
 the messages they belong to, the same order everywhere, so parallel
@@ -13,7 +13,7 @@ import dataclasses
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, exists, func, select, update
+from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from .. import usage, webhooks
@@ -24,10 +24,10 @@ from ..models import (
     MessageAttempt,
     MessageStatus,
     Outbox,
-    OutboxMultipart,
     SentItem,
     Sim,
 )
+from ..outbox import ATTEMPT, requeue_or_fail, withdraw
 
 SENT_STATUSES = (
     "SendingOK",
@@ -38,15 +38,6 @@ SENT_STATUSES = (
     "DeliveryUnknown",
 )
 ERROR_STATUSES = ("SendingError", "Error")
-# What finishing, taking back or abandoning an attempt needs to know of it.
-_ATTEMPT = (
-    MessageAttempt.id,
-    MessageAttempt.message_id,
-    MessageAttempt.sim_id,
-    MessageAttempt.parts,
-    MessageAttempt.period_start,
-    MessageAttempt.outbox_id,
-)
 
 
 @dataclasses.dataclass
@@ -91,7 +82,7 @@ def harvest(session: Session, *, now: datetime | None = None, limit: int = 2000)
         return result
     facts = {row.id: row for row in finished}
     locked = session.execute(
-        select(*_ATTEMPT)
+        select(*ATTEMPT)
         .where(MessageAttempt.id.in_(facts), MessageAttempt.outcome == AttemptOutcome.PENDING)
         .with_for_update(skip_locked=True)
     ).all()
@@ -198,99 +189,7 @@ def _mark_error(session: Session, verdict: _Verdict, now: datetime) -> bool:
         .where(MessageAttempt.id == verdict.attempt_id)
         .values(outcome=AttemptOutcome.ERROR, finished_at=now, error=error)
     )
-    return _requeue_or_fail(session, verdict.message_id, now, error)
-
-
-def _requeue_or_fail(
-    session: Session, message_id: int, now: datetime, error: str, counts_as_attempt: bool = True
-) -> bool:
-    message = session.execute(
-        select(Message.attempts_made, Message.attempts_allowed, Message.status)
-        .where(Message.id == message_id)
-        .with_for_update()
-    ).one()
-    if message.status != MessageStatus.DISPATCHED:
-        return False
-    made = message.attempts_made if counts_as_attempt else message.attempts_made - 1
-    if made < message.attempts_allowed:
-        session.execute(
-            update(Message)
-            .where(Message.id == message_id)
-            .values(status=MessageStatus.QUEUED, due_at=now, last_error=error, attempts_made=made)
-        )
-        return True
-    session.execute(
-        update(Message)
-        .where(Message.id == message_id)
-        .values(status=MessageStatus.FAILED, finished_at=now, last_error=error, attempts_made=made)
-    )
-    return False
-
-
-def _withdraw(session: Session, outbox_id: int, *still) -> bool:
-    """Remove a message from Gammu's outbox if the conditions ``still`` hold
-    at the moment of the DELETE (a daemon racing for the row either gets it
-    or does not); False if it no longer could be taken."""
-    if session.execute(delete(Outbox).where(Outbox.id == outbox_id, *still)).rowcount != 1:
-        return False
-    session.execute(delete(OutboxMultipart).where(OutboxMultipart.id == outbox_id))
-    return True
-
-
-def _untouched():
-    """Outbox rows gammu-smsd has never leased nor retried."""
-    return (
-        Outbox.sending_timeout < func.now(),
-        Outbox.sending_timeout <= Outbox.sending_datetime,
-        func.coalesce(Outbox.retries, 0) == 0,
-    )
-
-
-def take_back(session: Session, sim_ids: list[int], *, now: datetime | None = None) -> int:
-    """Requeue messages waiting in the outboxes of these (dead) SIMs.
-
-    Only rows gammu-smsd never touched are taken: dispatch writes
-    ``SendingTimeOut`` equal to ``SendingDateTime``, and the daemon's lease
-    moves it forward, so ``SendingTimeOut <= SendingDateTime`` with
-    ``Retries = 0`` means it never picked the row up. A leased row may
-    already be on the air (the daemon writes ``sentitems`` only after the
-    modem answers, and a stalled daemon may answer late), so it is left to
-    the daemon: sending a text twice is worse than sending it late. The
-    delete repeats the condition, so a daemon that wakes up at the same
-    moment either gets the row or does not. A take-back is not a failed
-    attempt: the message never left.
-    """
-    if not sim_ids:
-        return 0
-    now = now or utcnow()
-    candidates = session.execute(
-        select(*_ATTEMPT)
-        .join(Outbox, Outbox.id == MessageAttempt.outbox_id)
-        .where(
-            MessageAttempt.outcome == AttemptOutcome.PENDING,
-            MessageAttempt.sim_id.in_(sim_ids),
-            *_untouched(),
-            ~exists().where(SentItem.id == MessageAttempt.outbox_id),
-        )
-        .with_for_update(of=MessageAttempt, skip_locked=True)
-    ).all()
-    names = dict(session.execute(select(Sim.id, Sim.name).where(Sim.id.in_(sim_ids))).all())
-    taken = 0
-    releases: dict = defaultdict(int)
-    for attempt in candidates:
-        if not _withdraw(session, attempt.outbox_id, *_untouched()):
-            continue
-        error = f"taken back from SIM {names.get(attempt.sim_id)}: its heartbeat stopped"
-        session.execute(
-            update(MessageAttempt)
-            .where(MessageAttempt.id == attempt.id)
-            .values(outcome=AttemptOutcome.TAKEN_BACK, finished_at=now, error=error)
-        )
-        releases[(attempt.sim_id, attempt.period_start)] -= attempt.parts
-        _requeue_or_fail(session, attempt.message_id, now, error, counts_as_attempt=False)
-        taken += 1
-    usage.change(session, releases)
-    return taken
+    return requeue_or_fail(session, verdict.message_id, now, error)
 
 
 def abandon(session: Session, *, after_seconds: float, now: datetime | None = None) -> int:
@@ -308,7 +207,7 @@ def abandon(session: Session, *, after_seconds: float, now: datetime | None = No
         0,
     )
     stuck = session.execute(
-        select(*_ATTEMPT, ok.label("ok"), Sim.name)
+        select(*ATTEMPT, ok.label("ok"), Sim.name)
         .join(Sim, Sim.id == MessageAttempt.sim_id)
         .join(Outbox, Outbox.id == MessageAttempt.outbox_id)
         .where(
@@ -322,7 +221,7 @@ def abandon(session: Session, *, after_seconds: float, now: datetime | None = No
     releases: dict = defaultdict(int)
     failed_ids = []
     for attempt in stuck:
-        if not _withdraw(session, attempt.outbox_id, Outbox.sending_timeout < func.now()):
+        if not withdraw(session, attempt.outbox_id, Outbox.sending_timeout < func.now()):
             continue
         error = (
             f"SIM {attempt.name} stopped while sending and did not come back; "

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import utcnow
 from ..models import Phone, Sim
-from .harvest import take_back
+from ..outbox import take_back
 
 
 @dataclasses.dataclass
