@@ -288,7 +288,7 @@ def remove_sim(
     pid = smsd.running_pid(settings, name)
     if alive and started:
         raise UserError(f"SIM {name} is sending {started} message(s) right now; remove it when they are done")
-    if alive and pid is None:
+    if alive and pid is None and not smsd.has_config(settings, name):
         raise UserError(
             f"SIM {name}'s daemon is alive but does not run on this host: stop it where it runs, then remove"
         )
