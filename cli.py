@@ -12,17 +12,32 @@ import json
 import logging
 import secrets
 import sys
+import time
 
 import click
 
-from bridge import migrations, optouts, rules, schema, sims, smsd, users, wake, webhooks
+from bridge import (
+    balance,
+    migrations,
+    modems,
+    optouts,
+    rules,
+    schema,
+    sim_events,
+    sims,
+    smsd,
+    users,
+    wake,
+    webhooks,
+)
 from bridge.accept import SendOptions, accept
+from bridge.clock import iso_utc
 from bridge.config import SETTINGS, load_settings
 from bridge.db import UNAVAILABLE, make_engine, make_session_factory
 from bridge.errors import BridgeError
 from bridge.jobs import passes
 from bridge.messages import inbound_view, list_inbound, message_view, visible_message
-from bridge.models import OnUncertain
+from bridge.models import BalanceCheck, OnUncertain
 from bridge.server import cli_command, run_worker, serve_web, supervise
 
 
@@ -234,7 +249,7 @@ def sim():
 @sim.command("add")
 @click.argument("name")
 @click.option("--number", required=True, help="The SIM's own phone number.")
-@click.option("--device", help="Modem port, e.g. /dev/ttyUSB4.")
+@click.option("--device", help="Modem port: its /dev/serial/by-id/… path (see `modem scan`).")
 @click.option("--connection", default="at", show_default=True, help="Gammu connection type.")
 @click.option("--simulated", is_flag=True, help="A simulated modem (Gammu's dummy phone).")
 @click.option("--monthly-limit", type=click.IntRange(min=0), help="SMS parts per billing month.")
@@ -267,30 +282,75 @@ def sim_add(
             delivery_report=delivery_reports == "on",
         )
     click.echo(f"SIM {name} added; its daemon config is {smsd.config_path(ctx.settings, name)}")
+    stable = modems.stable_path(device) if device else None
+    if stable:
+        click.echo(
+            f"note: {device} may name another modem after a reboot; {stable} is this modem's own "
+            f"name: `smsbridge sim set {name} --device {stable}`"
+        )
 
 
 @sim.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def sim_list(ctx, as_json):
-    """Every SIM: health, signal, parts used this month, messages waiting."""
+    """Every SIM: state, signal, parts used this month, messages waiting, balance."""
     with ctx.sessions.begin() as session:
         rows = sims.sim_overview(session)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    click.echo(f"{'SIM':<12} {'number':<14} {'state':<28} {'signal':>6} {'used/limit':>12} {'waiting':>7}")
+    click.echo(
+        f"{'SIM':<12} {'number':<14} {'state':<12} {'signal':>6} {'used/limit':>12} {'waiting':>7}  balance"
+    )
     for r in rows:
-        since = r["stalled_since"] if r["state"] == "stalled" else r["health_changed_at"]
-        state = r["state"] + (f" since {since[:19]}" if since else "")
         limit = r["monthly_limit"] if r["monthly_limit"] is not None else "-"
         signal_ = f"{r['signal']}%" if r["signal"] is not None and r["signal"] >= 0 else "-"
+        money = "-"
+        if r["balance"] is not None:
+            money = f"{r['balance']:.2f} at {r['balance_at'][:16]}" + (" LOW" if r["balance_low"] else "")
         click.echo(
-            f"{r['name']:<12} {r['number']:<14} {state:<28} {signal_:>6} "
-            f"{str(r['parts_used']) + '/' + str(limit):>12} {r['waiting']:>7}"
+            f"{r['name']:<12} {r['number']:<14} {r['state']:<12} {signal_:>6} "
+            f"{str(r['parts_used']) + '/' + str(limit):>12} {r['waiting']:>7}  {money}"
         )
-        if r["state_reason"] and r["state"] != "healthy":
-            click.echo(f"{'':<12} {r['state_reason']}")
+        if r["state_reason"]:
+            click.echo(f"{'':<12} {r['state']}: {r['state_reason']}")
+        if r["new_imsi"]:
+            click.echo(
+                f"{'':<12} card in service: IMSI {r['imsi'] or '-'} (modem IMEI {r['imei'] or '-'}); "
+                f"seen now: IMSI {r['new_imsi']} (modem IMEI {r['new_imei'] or '-'})"
+            )
+        if r["balance_error"]:
+            click.echo(f"{'':<12} last balance check: {r['balance_error']}")
+
+
+@sim.command("show")
+@click.argument("name")
+@pass_ctx
+def sim_show(ctx, name):
+    """One SIM: identity, state, its events and its balance checks."""
+    with ctx.sessions.begin() as session:
+        sim_row = sims.get_sim(session, name)
+        state, reason = sims.sim_state(sim_row)
+        click.echo(f"SIM {name} ({sim_row.number}): {state}" + (f" — {reason}" if reason else ""))
+        click.echo(f"device: {sim_row.device or ('simulated' if sim_row.simulated else '-')}")
+        click.echo(f"card: IMSI {sim_row.imsi or 'not seen yet'}, modem IMEI {sim_row.imei or '-'}")
+        if sim_row.new_imsi:
+            click.echo(f"new card waiting: IMSI {sim_row.new_imsi}, modem IMEI {sim_row.new_imei or '-'}")
+        click.echo("events:")
+        for event in sim_events.recent(session, sim_row.id):
+            click.echo(f"  {iso_utc(event.created_at)}  {event.kind}: {event.detail}")
+        click.echo("balance checks:")
+        for check in balance.history(session, sim_row.id):
+            click.echo(f"  {_check_line(check)}")
+
+
+def _check_line(check) -> str:
+    when = iso_utc(check.answered_at or check.requested_at)
+    amount = f" amount {check.amount}" if check.amount is not None else ""
+    answer = f" {check.answer!r}" if check.answer else ""
+    error = f" ({check.error})" if check.error else ""
+    return f"{when}  {check.code or 'unasked'}  {check.state}{amount}{answer}{error}"
 
 
 @sim.command("enable")
@@ -324,6 +384,13 @@ def _limit(value: str | None) -> int | None:
     return int(value)
 
 
+def _none(value: str | None):
+    """An option's value, None for 'none', UNSET when the option was not given."""
+    if value is None:
+        return sims.UNSET
+    return None if value.lower() == "none" else value
+
+
 @sim.command("set")
 @click.argument("name")
 @click.option("--monthly-limit", help="SMS parts per billing month; 'none' removes the limit.")
@@ -344,6 +411,14 @@ def _limit(value: str | None) -> int | None:
     "--reset-every", type=int, help="Gammu's preventive soft reset of the modem, seconds (0 = off)."
 )
 @click.option("--hard-reset-every", type=int, help="Gammu's preventive hard reset, seconds (0 = off).")
+@click.option("--number", help="The SIM's own phone number.")
+@click.option("--device", help="Modem port; prefer its /dev/serial/by-id/… path (`modem scan`).")
+@click.option("--connection", help="Gammu connection type, e.g. at or at115200.")
+@click.option("--pin", help="The card's PIN (kept in the daemon config only); 'none' removes it.")
+@click.option("--balance-code", help="USSD code that asks the balance, e.g. '*100#'; 'none' stops checks.")
+@click.option("--balance-every", help="Check the balance every this many hours; 'none': only when asked.")
+@click.option("--balance-pattern", help="Regex that finds the amount in the answer; 'none': the default.")
+@click.option("--balance-low", help="Below this amount the SIM raises balance_low; 'none': never.")
 @pass_ctx
 def sim_set(
     ctx,
@@ -357,8 +432,24 @@ def sim_set(
     restart_stalled,
     reset_every,
     hard_reset_every,
+    number,
+    device,
+    connection,
+    pin,
+    balance_code,
+    balance_every,
+    balance_pattern,
+    balance_low,
 ):
     """Change a SIM's settings; options not given stay as they are."""
+    options = click.get_current_context().params
+    if all(value is None for key, value in options.items() if key != "name"):
+        raise click.UsageError("nothing to change: give at least one option")
+    every = _none(balance_every)
+    if isinstance(every, str):
+        if not every.isdigit():
+            raise click.BadParameter("a whole number of hours, or 'none'", param_hint="--balance-every")
+        every = int(every)
     watchdog = {
         "stall_after": stall_after,
         "stall_errors": stall_errors,
@@ -366,9 +457,6 @@ def sim_set(
         "reset_every": reset_every,
         "hard_reset_every": hard_reset_every,
     }
-    given = [monthly_limit, billing_day, owner, delivery_reports, *watchdog.values()]
-    if all(value is None for value in given):
-        raise click.UsageError("nothing to change: give at least one option")
     with ctx.sessions.begin() as session:
         sims.set_watchdog(session, name, **watchdog, settings=ctx.settings)
         if monthly_limit is not None:
@@ -379,7 +467,83 @@ def sim_set(
             sims.set_owner(session, name, None if owner.lower() == "none" else owner)
         if delivery_reports is not None:
             sims.set_delivery_report(session, name, delivery_reports == "on")
+        if number is not None:
+            sims.set_number(session, ctx.settings, name, number)
+        modem_changed = device is not None or connection is not None or pin is not None
+        if modem_changed:
+            new_pin = smsd.KEEP if pin is None else _none(pin)
+            sims.set_modem(session, ctx.settings, name, device=device, connection=connection, pin=new_pin)
+        balance_options = {
+            "code": _none(balance_code),
+            "every": every,
+            "pattern": _none(balance_pattern),
+            "low": _none(balance_low),
+        }
+        if any(v is not sims.UNSET for v in balance_options.values()):
+            sims.set_balance(session, name, **balance_options)
     click.echo(f"SIM {name} changed")
+    if modem_changed:
+        if smsd.running_pid(ctx.settings, name) is not None:
+            click.echo(
+                f"its daemon runs here with the old config: `smsbridge smsd restart {name}` applies it"
+            )
+        if device and (stable := modems.stable_path(device)):
+            click.echo(
+                f"note: {device} may name another modem after a reboot; {stable} is this modem's own name"
+            )
+
+
+@sim.command("accept")
+@click.argument("name")
+@pass_ctx
+def sim_accept(ctx, name):
+    """Take the new card seen in a quarantined SIM's modem into service."""
+    with ctx.sessions.begin() as session:
+        done = sims.accept_card(session, name)
+    wake.notify(ctx.settings)
+    click.echo(f"SIM {name}: {done}")
+
+
+@sim.command("remove")
+@click.argument("name")
+@click.option("--take-back", is_flag=True, help="Send what waits in its outbox through other SIMs first.")
+@pass_ctx
+def sim_remove(ctx, name, take_back):
+    """Take a SIM out of service: daemon stopped, config deleted, history kept."""
+    with ctx.sessions.begin() as session:
+        done = sims.remove_sim(session, ctx.settings, name, take_back=take_back)
+    wake.notify(ctx.settings)
+    click.echo(done)
+
+
+@sim.command("balance")
+@click.argument("name")
+@click.option("--code", help="USSD code to dial (default: the SIM's --balance-code).")
+@click.option("--wait", type=click.FloatRange(min=0), default=60, show_default=True, help="Seconds to wait.")
+@pass_ctx
+def sim_balance(ctx, name, code, wait):
+    """Ask a SIM's balance by USSD and print the operator's answer."""
+    with ctx.sessions.begin() as session:
+        check = balance.ask(session, sims.get_sim(session, name), code)
+        check_id = check.id
+    click.echo(f"asked {check.code} through SIM {name}; waiting for the answer…")
+    deadline = time.monotonic() + wait
+    while True:
+        with ctx.sessions.begin() as session:
+            balance.collect(session)
+            balance.settle(session, timeout=ctx.settings.balance_timeout)
+        with ctx.sessions.begin() as session:
+            check = session.get(BalanceCheck, check_id)
+            if check.state != "asked":
+                click.echo(_check_line(check))
+                if check.state != "answered":
+                    raise click.ClickException(check.error or check.state)
+                return
+        if time.monotonic() >= deadline:
+            raise click.ClickException(
+                f"no answer within {wait:.0f} s; the worker records it if it comes (`sim show {name}`)"
+            )
+        time.sleep(0.5)
 
 
 # ---------------------------------------------------------------- daemons
@@ -412,7 +576,8 @@ def smsd_start(ctx, names):
 @click.argument("names", nargs=-1)
 @pass_ctx
 def smsd_restart(ctx, names):
-    """Stop and start the daemons of these SIMs (default: every SIM configured here)."""
+    """Restart the daemons of these SIMs, e.g. after `sim set --device` (default:
+    every SIM configured here); settles what the old one had leased, as start does."""
     for name in _names(ctx, names):
         click.echo(f"{name}: running, pid {sims.restart_daemon(ctx.sessions, ctx.settings, name)}")
 
@@ -447,6 +612,47 @@ def smsd_status(ctx, names):
     for name in _names(ctx, names):
         pid = smsd.running_pid(ctx.settings, name)
         click.echo(f"{name}: " + (f"running, pid {pid}" if pid else "stopped"))
+
+
+# ---------------------------------------------------------------- modems
+
+
+@main.group()
+def modem():
+    """Modems attached to this host."""
+
+
+@modem.command("scan")
+@pass_ctx
+def modem_scan(ctx):
+    """List serial ports with what `gammu identify` says of each, and which SIM uses it."""
+    with ctx.sessions.begin() as session:
+        found = modems.scan(session, ctx.settings)
+    if not found:
+        click.echo(
+            "no serial modem found on this host (looked in /dev/serial/by-id, /dev/ttyUSB*, /dev/ttyACM*)"
+        )
+        return
+    for port in found:
+        where = f" -> {port.tty}" if port.by_id else ""
+        click.echo(f"{port.path}{where}" + (f"  [SIM {port.used_by}]" if port.used_by else "  [free]"))
+        if port.error:
+            click.echo(f"    {port.error}")
+        else:
+            facts = ", ".join(
+                f"{label} {value}"
+                for label, value in (
+                    ("", " ".join(filter(None, (port.manufacturer, port.model)))),
+                    ("IMEI", port.imei),
+                    ("IMSI", port.imsi or "not readable"),
+                )
+                if value
+            )
+            click.echo(f"    {facts.strip()}")
+    if any(not p.by_id for p in found if not p.used_by):
+        click.echo(
+            "use a /dev/serial/by-id/… path for `sim add --device`: /dev/ttyUSB numbers change across reboots"
+        )
 
 
 # ---------------------------------------------------------------- sending
@@ -685,6 +891,20 @@ def job_webhooks(ctx):
     click.echo(str(passes.webhook_pass(ctx.sessions, ctx.settings)))
 
 
+@job.command("identity")
+@pass_ctx
+def job_identity(ctx):
+    """Compare each SIM's reported IMSI/IMEI with the recorded ones; quarantine swapped cards."""
+    click.echo(str(passes.identity_pass(ctx.sessions)))
+
+
+@job.command("balance")
+@pass_ctx
+def job_balance(ctx):
+    """Ask the balance checks that are due; read USSD answers."""
+    click.echo(str(passes.balance_pass(ctx.sessions, ctx.settings)))
+
+
 @job.command("health")
 @pass_ctx
 def job_health(ctx):
@@ -698,7 +918,7 @@ def job_health(ctx):
 @main.command()
 @pass_ctx
 def worker(ctx):
-    """Run the jobs (dispatch, harvest, inbound, webhooks, health) until stopped."""
+    """Run the jobs (dispatch, harvest, inbound, webhooks, health, identity, balance) until stopped."""
     schema.require_current_schema(ctx.engine)
     sys.exit(run_worker(ctx.settings))
 

@@ -21,6 +21,11 @@ def report_engine():
     return current_app.extensions["smsbridge"]["report_engine"]
 
 
+def session_factory():
+    """The session factory, for bridge functions that frame their own transactions."""
+    return current_app.extensions["smsbridge"]["sessions"]
+
+
 def new_session():
     """A session of its own, for work that outlives the request (streams)."""
     return current_app.extensions["smsbridge"]["sessions"]()

@@ -7,12 +7,12 @@ from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from sqlalchemy import func, select
 
-from bridge import optouts, sims, users
-from bridge.errors import BridgeError
+from bridge import balance, optouts, sim_events, sims, smsd, users, wake
+from bridge.errors import BridgeError, SmsdError
 from bridge.models import ApiKey, Sim, User
 
 from .auth import SecureView, signed_in_user
-from .common import db, form_int, settings
+from .common import db, form_int, session_factory, settings
 
 
 def _run(action, done) -> bool:
@@ -125,8 +125,126 @@ class SimsView(SecureView):
                 delivery_report=form.get("delivery_report") == "on",
             )
 
-        _run(add_sim, f"SIM {name} added; start its daemon with `smsbridge smsd start {name}`.")
+        _run(
+            add_sim, f"SIM {name} added; start its daemon on its page or with `smsbridge smsd start {name}`."
+        )
         return redirect(url_for(".index"))
+
+    @expose("/<sim_name>/")
+    def detail(self, sim_name: str):
+        try:
+            with db().begin():
+                sim = sims.get_sim(db(), sim_name)
+        except BridgeError as exc:
+            flash(exc.message, "error")
+            return redirect(url_for(".index"))
+        with db().begin():
+            sim = sims.get_sim(db(), sim_name)
+            overview = next(row for row in sims.sim_overview(db()) if row["name"] == sim_name)
+            events = sim_events.recent(db(), sim.id)
+            checks = balance.history(db(), sim.id)
+        local = smsd.has_config(settings(), sim_name)
+        return self.render(
+            "smsbridge/sim.html",
+            sim=overview,
+            pattern=sim.balance_pattern or "",
+            low=sim.balance_low,
+            default_pattern=balance.DEFAULT_PATTERN,
+            pin_set=local and smsd.configured_pin(settings(), sim_name) is not None,
+            events=events,
+            checks=checks,
+            local=local,
+            pid=smsd.running_pid(settings(), sim_name) if local else None,
+        )
+
+    @expose("/<sim_name>/modem", methods=("POST",))
+    def modem(self, sim_name: str):
+        form = request.form
+        device = form.get("device", "").strip() or None
+        connection = form.get("connection", "").strip() or None
+        # The PIN field is write-only: empty keeps the PIN, the box removes it.
+        pin = None if form.get("clear_pin") == "on" else (form.get("pin", "").strip() or smsd.KEEP)
+
+        def change():
+            number = form.get("number", "").strip()
+            if number:
+                sims.set_number(db(), settings(), sim_name, number)
+            sim = sims.get_sim(db(), sim_name)
+            if not sim.simulated or pin is not smsd.KEEP:
+                sims.set_modem(
+                    db(),
+                    settings(),
+                    sim_name,
+                    device=None if sim.simulated else device,
+                    connection=None if sim.simulated else connection,
+                    pin=pin,
+                )
+
+        running = smsd.running_pid(settings(), sim_name) is not None
+        _run(change, f"SIM {sim_name} saved." + (" Restart its daemon to apply it." if running else ""))
+        return redirect(url_for(".detail", sim_name=sim_name))
+
+    @expose("/<sim_name>/balance-settings", methods=("POST",))
+    def balance_settings(self, sim_name: str):
+        form = request.form
+
+        def change():
+            sims.set_balance(
+                db(),
+                sim_name,
+                code=form.get("code", "").strip() or None,
+                every=form_int(form.get("every")),
+                pattern=form.get("pattern", "").strip() or None,
+                low=form.get("low", "").strip() or None,
+            )
+
+        _run(change, f"Balance checks of SIM {sim_name} saved.")
+        return redirect(url_for(".detail", sim_name=sim_name))
+
+    @expose("/<sim_name>/balance", methods=("POST",))
+    def ask_balance(self, sim_name: str):
+        _run(
+            lambda: balance.ask(
+                db(), sims.get_sim(db(), sim_name), request.form.get("code", "").strip() or None
+            ),
+            lambda check: f"Asked {check.code} through SIM {sim_name}; the answer shows here when it comes.",
+        )
+        return redirect(url_for(".detail", sim_name=sim_name))
+
+    @expose("/<sim_name>/accept", methods=("POST",))
+    def accept(self, sim_name: str):
+        if _run(lambda: sims.accept_card(db(), sim_name), lambda done: f"SIM {sim_name}: {done}."):
+            wake.notify(settings())
+        return redirect(url_for(".detail", sim_name=sim_name))
+
+    @expose("/<sim_name>/remove", methods=("POST",))
+    def remove(self, sim_name: str):
+        take_back = request.form.get("take_back") == "on"
+        if _run(lambda: sims.remove_sim(db(), settings(), sim_name, take_back=take_back), lambda done: done):
+            wake.notify(settings())
+            return redirect(url_for(".index"))
+        return redirect(url_for(".detail", sim_name=sim_name))
+
+    @expose("/<sim_name>/daemon", methods=("POST",))
+    def daemon(self, sim_name: str):
+        action = request.form.get("action")
+        # Start and restart settle what a previous daemon had leased first, so
+        # the new one never sends those texts a second time (as `smsd start`).
+        run = {
+            "start": lambda: sims.start_daemon(session_factory(), settings(), sim_name),
+            "stop": lambda: smsd.stop(settings(), sim_name),
+            "restart": lambda: sims.restart_daemon(session_factory(), settings(), sim_name),
+        }.get(action or "")
+        if run is None or not smsd.has_config(settings(), sim_name):
+            flash(f"SIM {sim_name}'s daemon does not run on this host.", "error")
+        else:
+            try:
+                run()
+            except SmsdError as exc:
+                flash(exc.message, "error")
+            else:
+                flash(f"SIM {sim_name}: daemon {action}{'ed' if action != 'stop' else 'ped'}.", "success")
+        return redirect(url_for(".detail", sim_name=sim_name))
 
     # "name" would clash with Flask-Admin's own argument of that name.
     @expose("/<sim_name>/enabled", methods=("POST",))

@@ -108,6 +108,22 @@ class Settings:
     health_interval: float = setting(
         2.0, "Seconds between health passes (heartbeats, take-back).", parse=parse_positive_float
     )
+    identity_interval: float = setting(
+        10.0,
+        "Seconds between identity passes (each SIM's IMSI/IMEI in `phones` against the recorded ones).",
+        parse=parse_positive_float,
+    )
+    balance_interval: float = setting(
+        30.0,
+        "Seconds between balance passes (scheduled USSD checks asked, answers read).",
+        parse=parse_positive_float,
+    )
+    balance_timeout: float = setting(
+        120.0,
+        "Seconds a USSD balance request may wait for its answer; then it is recorded unanswered "
+        "(and withdrawn from the outbox if its daemon never dialled it).",
+        parse=parse_positive_float,
+    )
     abandon_after: float = setting(
         60.0,
         "Seconds after its lease ran out that a text a now-dead daemon had started sending "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -18,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     SmallInteger,
     String,
     Table,
@@ -108,6 +110,9 @@ class Phone(GammuBase):
     insert_into_db: Mapped[datetime] = mapped_column("InsertIntoDB", DateTime)  # daemon's last (re)connect
     timeout: Mapped[datetime] = mapped_column("TimeOut", DateTime)
     imei: Mapped[str] = mapped_column("IMEI", String(35))
+    # gammu-smsd writes the modem's IMEI and the card's IMSI when it starts
+    # (``insert_phone``); an empty string when the modem would not say.
+    imsi: Mapped[str] = mapped_column("IMSI", String(35))
     net_code: Mapped[str | None] = mapped_column("NetCode", String(10))
     net_name: Mapped[str | None] = mapped_column("NetName", String(35))
     battery: Mapped[int] = mapped_column("Battery", Integer)
@@ -128,6 +133,14 @@ class Inbox(GammuBase):
     text_decoded: Mapped[str] = mapped_column("TextDecoded", Text)
     recipient_id: Mapped[str] = mapped_column("RecipientID", Text)
     processed: Mapped[str] = mapped_column("Processed", String(5))
+    # Only for Class 127 (a USSD answer): 1 unknown, 2 no action needed,
+    # 3 reply expected, 4 terminated, 5 another client replied,
+    # 6 not supported, 7 network timeout (Gammu's tables manual).
+    status: Mapped[int] = mapped_column("Status", Integer, default=-1)
+
+
+# Gammu's Class of a USSD request in ``outbox`` and of its answer in ``inbox``.
+USSD_CLASS = 127
 
 
 # --------------------------------------------------------------------------
@@ -252,8 +265,73 @@ class Sim(Base):
     restarted_at: Mapped[datetime | None] = mapped_column(DateTime)
     reset_every: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # Gammu ResetFrequency
     hard_reset_every: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The card in service (IMSI) and the modem it was last seen in (IMEI), as
+    # gammu-smsd reported them in ``phones``; recorded on first sight.
+    imsi: Mapped[str | None] = mapped_column(String(35))
+    imei: Mapped[str | None] = mapped_column(String(35))
+    identity_since: Mapped[datetime | None] = mapped_column(DateTime)
+    # Another card seen on this SIM's daemon, waiting for `sim accept`.
+    new_imsi: Mapped[str | None] = mapped_column(String(35))
+    new_imei: Mapped[str | None] = mapped_column(String(35))
+    # A quarantined SIM gets nothing from dispatch until an operator acts.
+    quarantined_at: Mapped[datetime | None] = mapped_column(DateTime)
+    quarantine_reason: Mapped[str | None] = mapped_column(String(255))
+    # `sim remove`: gone from service and screens; the row stays for the archive.
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Balance checks by USSD: the code, every how many hours (None: never on
+    # a schedule), the regex that reads the amount (None: the default one)
+    # and the amount below which the SIM raises ``balance_low``.
+    balance_code: Mapped[str | None] = mapped_column(String(32))
+    balance_every: Mapped[int | None] = mapped_column(SmallInteger)
+    balance_pattern: Mapped[str | None] = mapped_column(String(255))
+    balance_low: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
 
     owner: Mapped[User | None] = relationship()
+
+
+class SimEvent(Base):
+    """Something that happened to a SIM that a person should hear about
+    (``identity_changed``, ``duplicate_imsi``, ``balance_low``, …): stored
+    once, when it happens, for the screens and for alerts to read."""
+
+    __tablename__ = "sim_events"
+    __table_args__ = (
+        Index("ix_sim_events_sim", "sim_id", "id"),
+        Index("ix_sim_events_kind", "kind", "id"),
+        TABLE_OPTIONS,
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sim_id: Mapped[int] = mapped_column(ForeignKey("sims.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class BalanceCheck(Base):
+    """One USSD balance request and its answer: `asked` (in the SIM's
+    outbox) -> `answered` (amount read, or null when the answer did not
+    match the pattern), `failed` (the daemon could not dial it, or the
+    network refused) or `unanswered` (nothing came within
+    ``balance_timeout``). A row without ``requested_at`` is an answer the
+    network sent unasked."""
+
+    __tablename__ = "balance_checks"
+    __table_args__ = (
+        Index("ix_balance_checks_sim", "sim_id", "id"),
+        Index("ix_balance_checks_state", "state", "sim_id"),
+        TABLE_OPTIONS,
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sim_id: Mapped[int] = mapped_column(ForeignKey("sims.id", ondelete="CASCADE"))
+    code: Mapped[str | None] = mapped_column(String(32))
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(12))  # asked, answered, failed, unanswered
+    requested_at: Mapped[datetime | None] = mapped_column(DateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ussd_status: Mapped[int | None] = mapped_column(SmallInteger)
+    answer: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    error: Mapped[str | None] = mapped_column(String(255))
 
 
 class SimUsage(Base):

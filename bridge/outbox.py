@@ -1,5 +1,7 @@
 """Gammu's outbox seen from the bridge: taking a message back out of a SIM's
-hands, and settling the rows whose fate no one can know.
+hands, and settling the rows whose fate no one can know. Used by the passes
+(health: dead and stalled SIMs; identity: quarantined ones), by starting a
+daemon and by ``sims.remove_sim``, which is why it sits in the domain.
 
 A row gammu-smsd never touched is movable: dispatch writes
 ``SendingTimeOut`` equal to ``SendingDateTime``; the daemon's lease (its
@@ -29,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, exists, false, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, exists, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import usage, webhooks
@@ -281,3 +283,22 @@ def _end(session: Session, message_id: int, status: MessageStatus, why: str, now
             .values(status=status, finished_at=now, last_error=why[:255]),
         ).rowcount
     )
+
+
+def waiting_messages(session: Session, sim_id: int) -> tuple[int, int]:
+    """Messages in this SIM's outbox: (untouched, started). Untouched ones
+    can be taken back; started ones belong to the daemon until it reports."""
+    rows = session.execute(
+        select(untouched_case().label("untouched"), func.count())
+        .select_from(MessageAttempt)
+        .join(Outbox, Outbox.id == MessageAttempt.outbox_id)
+        .where(MessageAttempt.outcome == AttemptOutcome.PENDING, MessageAttempt.sim_id == sim_id)
+        .group_by("untouched")
+    ).all()
+    counts = {bool(flag): count for flag, count in rows}
+    return counts.get(True, 0), counts.get(False, 0)
+
+
+def untouched_case():
+    """1 for an untouched outbox row, else 0 (to count both kinds in one query)."""
+    return case((and_(*untouched()), 1), else_=0)

@@ -1,22 +1,33 @@
-"""SIM provisioning and the facts about SIMs that every screen shows."""
+"""SIM provisioning and lifecycle (add, change, quarantine, accept a new
+card, remove) and the facts about SIMs that every screen shows.
+
+A SIM's ``state`` is decided in one place, ``sim_state``, for the API,
+the CLI, the dashboard and the admin alike. A removed SIM keeps its row
+(its messages and attempts point at it in the archive) but is in no list,
+gets nothing and can be changed no more."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import outbox, smsd, usage
+from . import balance, outbox, sim_events, smsd, usage
 from .clock import iso_utc, utcnow
 from .config import Settings
 from .errors import AcceptError, UserError
-from .models import Outbox, Phone, Sim, User
+from .models import AttemptOutcome, BalanceCheck, MessageAttempt, Outbox, Phone, Sim, SimUsage, User
 from .phones import normalise_number
 from .users import get_user
 
 SIM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+CONNECTION = re.compile(r"^[a-z0-9-]{1,32}$")
+# In the order they win: a disabled SIM is "disabled" whatever else is true.
+STATES = ("disabled", "quarantined", "dead", "stalled", "healthy")
+UNSET = object()  # an option not given: leave the setting as it is
 
 
 def add_sim(
@@ -46,8 +57,18 @@ def add_sim(
         e164 = normalise_number(number, settings.default_region)
     except AcceptError as exc:
         raise UserError(f"SIM number: {exc.message}") from None
-    if session.scalar(select(Sim.id).where(Sim.name == name)) is not None:
+    existing = session.scalar(select(Sim).where(Sim.name == name))
+    if existing is not None and existing.removed_at is not None:
+        raise UserError(
+            f"SIM {name!r} was removed on {iso_utc(existing.removed_at)} and its history keeps the "
+            "name; choose another one"
+        )
+    if existing is not None:
         raise UserError(f"SIM {name!r} already exists")
+    if device is not None:
+        _check_device(device)
+    if not simulated:
+        _check_connection(connection)
     owner_user = get_user(session, owner) if owner else None
     sim = Sim(
         name=name,
@@ -68,10 +89,27 @@ def add_sim(
 
 
 def get_sim(session: Session, name: str) -> Sim:
+    """A SIM in service (removed ones are history: not found here)."""
     sim = session.scalar(select(Sim).where(Sim.name == name))
     if sim is None:
         raise UserError(f"no SIM {name!r}")
+    if sim.removed_at is not None:
+        raise UserError(f"SIM {name!r} was removed on {iso_utc(sim.removed_at)}")
     return sim
+
+
+def sim_state(sim: Sim) -> tuple[str, str | None]:
+    """The one state a SIM is shown in, and why, in the order of ``STATES``."""
+    if not sim.enabled:
+        return "disabled", "disabled by an operator: it gets no new messages"
+    if sim.quarantined_at is not None:
+        return "quarantined", sim.quarantine_reason
+    if not sim.healthy:
+        since = f" since {iso_utc(sim.health_changed_at)}" if sim.health_changed_at else ""
+        return "dead", f"no heartbeat from its gammu-smsd{since}"
+    if sim.stalled_since is not None:
+        return "stalled", sim.stall_reason
+    return "healthy", None
 
 
 def set_enabled(session: Session, name: str, enabled: bool) -> None:
@@ -106,6 +144,185 @@ def set_limit(session: Session, name: str, monthly_limit: int | None) -> None:
     get_sim(session, name).monthly_limit = monthly_limit
 
 
+def _check_device(device: str) -> None:
+    if not device.startswith("/") or any(c in device for c in "\r\n"):
+        raise UserError(
+            "a device is an absolute path, e.g. /dev/serial/by-id/usb-…-if00-port0", field="device"
+        )
+
+
+def _check_connection(connection: str) -> None:
+    if not CONNECTION.match(connection or ""):
+        raise UserError("a Gammu connection type, e.g. at or at115200", field="connection")
+
+
+def set_modem(
+    session: Session,
+    settings: Settings,
+    name: str,
+    *,
+    device: str | None = None,
+    connection: str | None = None,
+    pin: object = smsd.KEEP,
+) -> None:
+    """Change where the SIM's daemon finds its modem and the PIN it unlocks
+    the card with, and rewrite the daemon's config (restarting the daemon is
+    the caller's choice). ``pin``: a PIN, None to remove it, or ``smsd.KEEP``."""
+    sim = get_sim(session, name)
+    if sim.simulated and (device is not None or connection is not None):
+        raise UserError(f"SIM {name} is simulated: it has no device or connection", field="device")
+    if device is not None:
+        _check_device(device)
+        sim.device = device
+    if connection is not None:
+        _check_connection(connection)
+        sim.connection = connection
+    if pin is not smsd.KEEP and pin is not None and not smsd.PIN.match(str(pin)):
+        raise UserError("a PIN is 4 to 8 digits", field="pin")
+    smsd.write_config(settings, sim, pin)
+
+
+def set_number(session: Session, settings: Settings, name: str, number: str) -> None:
+    try:
+        e164 = normalise_number(number, settings.default_region)
+    except AcceptError as exc:
+        raise UserError(f"SIM number: {exc.message}", field="number") from None
+    get_sim(session, name).number = e164
+
+
+def set_balance(
+    session: Session,
+    name: str,
+    *,
+    code: object = UNSET,
+    every: object = UNSET,
+    pattern: object = UNSET,
+    low: object = UNSET,
+) -> None:
+    """The SIM's balance checks: USSD code, every how many hours, the regex
+    reading the amount and the low mark. None turns one off (the pattern:
+    back to the default)."""
+    sim = get_sim(session, name)
+    if code is not UNSET:
+        sim.balance_code = None if code is None else balance.check_code(str(code))
+    if every is not UNSET:
+        if every is not None and not (isinstance(every, int) and 1 <= every <= 24 * 90):
+            raise UserError("check every 1 to 2160 hours", field="balance_every")
+        sim.balance_every = every
+    if pattern is not UNSET:
+        sim.balance_pattern = None if pattern is None else balance.check_pattern(str(pattern))
+    if low is not UNSET:
+        try:
+            sim.balance_low = None if low is None else Decimal(str(low)).quantize(Decimal("0.01"))
+        except InvalidOperation:
+            raise UserError(f"not an amount: {low!r}", field="balance_low") from None
+    if sim.balance_every and not sim.balance_code:
+        raise UserError("a scheduled check needs a code: give --balance-code too", field="balance_every")
+
+
+def quarantine(session: Session, sim: Sim, reason: str, *, now: datetime | None = None) -> None:
+    """Give the SIM nothing until an operator acts; the caller records why."""
+    sim.quarantined_at = sim.quarantined_at or now or utcnow()
+    sim.quarantine_reason = reason[:255]
+
+
+def accept_card(session: Session, name: str, *, now: datetime | None = None) -> str:
+    """Take the new card seen on a quarantined SIM into service: it becomes
+    the SIM's identity and starts a new usage count (parts still being sent
+    stay counted). Return what was done, in words."""
+    now = now or utcnow()
+    sim = get_sim(session, name)
+    if sim.quarantined_at is None or sim.new_imsi is None:
+        raise UserError(f"SIM {name} has no new card waiting to be accepted")
+    twin = same_card(session, sim, sim.new_imsi)
+    if twin is not None:
+        raise UserError(
+            f"the card in SIM {name}'s modem (IMSI {sim.new_imsi}) is SIM {twin.name}'s: point one "
+            "of them at another modem (`sim set --device`) or remove one"
+        )
+    old = sim.imsi
+    sim.imsi, sim.imei, sim.identity_since = sim.new_imsi, sim.new_imei, now
+    sim.new_imsi = sim.new_imei = None
+    sim.quarantined_at = sim.quarantine_reason = None
+    (key,) = usage.month_keys([sim], now.date())
+    usage.lock_month(session, [key])
+    still_sending = session.scalar(
+        select(func.coalesce(func.sum(MessageAttempt.parts), 0)).where(
+            MessageAttempt.sim_id == sim.id,
+            MessageAttempt.period_start == key[1],
+            MessageAttempt.outcome == AttemptOutcome.PENDING,
+        )
+    )
+    session.execute(
+        update(SimUsage)
+        .where(SimUsage.sim_id == sim.id, SimUsage.period_start == key[1])
+        .values(parts=still_sending)
+    )
+    done = (
+        f"card {sim.imsi} taken into service (was {old or 'unknown'}); "
+        f"parts used this month start again from {still_sending}"
+    )
+    sim_events.record(session, sim.id, "card_accepted", done, now=now)
+    return done
+
+
+def same_card(session: Session, sim: Sim, imsi: str) -> Sim | None:
+    """Another SIM in service whose card has this IMSI. Simulated SIMs all
+    report Gammu's dummy IMSI, so two simulated ones are never one card."""
+    query = select(Sim).where(Sim.id != sim.id, Sim.removed_at.is_(None), Sim.imsi == imsi)
+    if sim.simulated:
+        query = query.where(Sim.simulated.is_(False))
+    return session.scalars(query.order_by(Sim.id)).first()
+
+
+def remove_sim(
+    session: Session, settings: Settings, name: str, *, take_back: bool = False, now: datetime | None = None
+) -> str:
+    """Take the SIM out of service for good: its daemon here stopped, its
+    config deleted, its history kept. Refuses while messages wait in its
+    outbox untouched (unless ``take_back``: they go back to the queue for
+    other SIMs first) and while its daemon is sending. Return what was done."""
+    now = now or utcnow()
+    sim = get_sim(session, name)
+    untouched, started = outbox.waiting_messages(session, sim.id)
+    if untouched and not take_back:
+        raise UserError(
+            f"SIM {name} has {untouched} message(s) in its outbox that its daemon has not started; "
+            "take them back first (`--take-back`: they go out through other SIMs)"
+        )
+    alive = session.scalar(select(func.count()).where(Phone.id == name, Phone.timeout > func.now()))
+    pid = smsd.running_pid(settings, name)
+    if alive and started:
+        raise UserError(f"SIM {name} is sending {started} message(s) right now; remove it when they are done")
+    if alive and pid is None and not smsd.has_config(settings, name):
+        raise UserError(
+            f"SIM {name}'s daemon is alive but does not run on this host: stop it where it runs, then remove"
+        )
+    stopped = smsd.stop(settings, name) if pid is not None else False
+    taken = outbox.take_back(session, [sim.id], now=now, why="the SIM was removed") if take_back else 0
+    for check in session.scalars(
+        select(BalanceCheck).where(BalanceCheck.sim_id == sim.id, BalanceCheck.state == "asked")
+    ):
+        check.state, check.error = "failed", "the SIM was removed"
+        if check.outbox_id is not None:
+            outbox.withdraw(session, check.outbox_id)
+    sim.removed_at, sim.enabled = now, False
+    smsd.remove_config(settings, name)
+    parts = [f"SIM {name} removed; its messages stay in the archive"]
+    if stopped:
+        parts.append("its daemon was stopped")
+    if taken:
+        parts.append(f"{taken} waiting message(s) went back to the queue for other SIMs")
+    if started:
+        parts.append(
+            f"{started} message(s) it had started stay as they are: sent if it reports them, "
+            "else failed after abandon_after (they may have gone out)"
+        )
+    done = "; ".join(parts)
+    sim_events.record(session, sim.id, "removed", done, now=now)
+    return done
+
+
 def waiting_in_outbox(session: Session, names: list[str]) -> dict[str, int]:
     """Rows each SIM's daemon has still to send, by SIM name (absent: none)."""
     rows = session.execute(
@@ -115,9 +332,9 @@ def waiting_in_outbox(session: Session, names: list[str]) -> dict[str, int]:
 
 
 def sim_overview(session: Session, *, user: User | None = None, now: datetime | None = None) -> list[dict]:
-    """One dict per SIM (only those ``user`` may use, when given)."""
+    """One dict per SIM in service (only those ``user`` may use, when given)."""
     now = now or utcnow()
-    query = select(Sim).order_by(Sim.name)
+    query = select(Sim).where(Sim.removed_at.is_(None)).order_by(Sim.name)
     if user is not None and not user.is_admin:
         query = query.where(usage.usable_by(user.id))
     sims = session.scalars(query).all()
@@ -128,13 +345,19 @@ def sim_overview(session: Session, *, user: User | None = None, now: datetime | 
     waiting = waiting_in_outbox(session, [s.name for s in sims])
     phones = {p.id: p for p in session.scalars(select(Phone).where(Phone.id.in_([s.name for s in sims])))}
     owners = dict(session.execute(select(User.id, User.login)).all())
+    balances = balance.latest(session, [s.id for s in sims])
     result = []
     for sim, (_, start) in zip(sims, keys, strict=True):
         phone = phones.get(sim.name)
+        state, reason = sim_state(sim)
+        money = balances.get(sim.id, {})
+        amount = money.get("amount")
         result.append(
             {
                 "name": sim.name,
                 "number": sim.number,
+                "state": state,
+                "state_reason": reason,
                 "enabled": sim.enabled,
                 "healthy": sim.healthy,
                 "health_changed_at": iso_utc(sim.health_changed_at),
@@ -148,7 +371,6 @@ def sim_overview(session: Session, *, user: User | None = None, now: datetime | 
                 "owner": owners.get(sim.owner_id) if sim.owner_id is not None else None,
                 "simulated": sim.simulated,
                 "delivery_report": sim.delivery_report,
-                **dict(zip(("state", "state_reason"), state_of(sim), strict=True)),
                 "stalled_since": iso_utc(sim.stalled_since),
                 "watchdog": {
                     "stall_after": sim.stall_after,
@@ -157,22 +379,26 @@ def sim_overview(session: Session, *, user: User | None = None, now: datetime | 
                     "restarts": sim.restarts,
                     "restarted_at": iso_utc(sim.restarted_at),
                 },
+                "device": sim.device,
+                "connection": sim.connection,
+                "imsi": sim.imsi,
+                "imei": sim.imei,
+                "identity_since": iso_utc(sim.identity_since),
+                "new_imsi": sim.new_imsi,
+                "new_imei": sim.new_imei,
+                "quarantined_at": iso_utc(sim.quarantined_at),
+                "balance": float(amount) if amount is not None else None,
+                "balance_at": iso_utc(money.get("at")),
+                "balance_low": amount is not None
+                and sim.balance_low is not None
+                and amount < sim.balance_low,
+                "balance_answer": money.get("answer"),
+                "balance_error": money.get("error"),
+                "balance_code": sim.balance_code,
+                "balance_every": sim.balance_every,
             }
         )
     return result
-
-
-def state_of(sim: Sim) -> tuple[str, str | None]:
-    """One word for what a SIM is doing, and why when it is not working:
-    `disabled`, `dead` (no heartbeat), `stalled` (heartbeat, no sending) or
-    `healthy` — the first that applies."""
-    if not sim.enabled:
-        return "disabled", "disabled by an operator"
-    if not sim.healthy:
-        return "dead", "its daemon's heartbeat stopped (or it never started)"
-    if sim.stalled_since is not None:
-        return "stalled", sim.stall_reason
-    return "healthy", None
 
 
 def prepare_start(session: Session, settings: Settings, name: str) -> int:

@@ -1,9 +1,15 @@
 """gammu-smsd daemons: one config file per SIM, and start/stop/status of the
-daemons whose configs are on this host."""
+daemons whose configs are on this host.
+
+A SIM's PIN lives in its config file only (mode 0600, beside the DB
+password): never in the database, where the reports notebook could read
+it, and never in a log. Rewriting a config keeps the PIN it had."""
 
 from __future__ import annotations
 
+import configparser
 import os
+import re
 import signal
 import string
 import subprocess
@@ -33,7 +39,11 @@ def _ini_value(value: str) -> str:
     return value
 
 
-def render_config(settings: Settings, sim) -> str:
+PIN = re.compile(r"^[0-9]{4,8}$")
+KEEP = object()  # write_config's pin: whatever the current config has
+
+
+def render_config(settings: Settings, sim, pin: str | None = None) -> str:
     url = make_url(settings.database_url)
     user = settings.gammu_db_user or url.username or "root"
     password = settings.gammu_db_password if settings.gammu_db_user else (url.password or "")
@@ -63,6 +73,7 @@ def render_config(settings: Settings, sim) -> str:
         "reset_every": str(sim.reset_every or 0),
         "hard_reset_every": str(sim.hard_reset_every or 0),
         "logfile": str(state / "log" / f"smsd-{sim.name}.log"),
+        "pin_line": f"PIN = {pin}" if pin else "# No PIN (`smsbridge sim set NAME --pin` sets one).",
     }
     checked = {k: v if k == "device_block" else _ini_value(v) for k, v in values.items()}
     return string.Template(TEMPLATE.read_text(encoding="utf-8")).substitute(checked)
@@ -92,7 +103,22 @@ def environment_path(settings: Settings, name: str) -> Path:
     return Path(settings.smsdrc_dir) / f"{name}.env"
 
 
-def write_config(settings: Settings, sim) -> Path:
+def configured_pin(settings: Settings, name: str) -> str | None:
+    """The PIN in the SIM's current config on this host, if any."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read(config_path(settings, name), encoding="utf-8")
+    except configparser.Error:
+        return None
+    return parser.get("smsd", "pin", fallback=None) or None
+
+
+def write_config(settings: Settings, sim, pin: object = KEEP) -> Path:
+    """Write the SIM's config; ``pin`` is a PIN, None for none, or KEEP."""
+    if pin is KEEP:
+        pin = configured_pin(settings, sim.name)
+    if pin is not None and not (isinstance(pin, str) and PIN.match(pin)):
+        raise SmsdError("a PIN is 4 to 8 digits")
     path = config_path(settings, sim.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     (Path(settings.state_dir) / "log").mkdir(parents=True, exist_ok=True)
@@ -101,12 +127,25 @@ def write_config(settings: Settings, sim) -> Path:
     # The file holds a DB password: readable by its owner only.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(render_config(settings, sim))
+        handle.write(render_config(settings, sim, pin))
     environment_path(settings, sim.name).write_text(
         "".join(f"{key}={_ini_value(value)}\n" for key, value in client_environment(settings).items()),
         encoding="utf-8",
     )
     return path
+
+
+def remove_config(settings: Settings, name: str) -> bool:
+    """Delete the SIM's config and its environment file; False if there was none."""
+    existed = config_path(settings, name).exists()
+    config_path(settings, name).unlink(missing_ok=True)
+    environment_path(settings, name).unlink(missing_ok=True)
+    return existed
+
+
+def has_config(settings: Settings, name: str) -> bool:
+    """Whether this SIM's daemon is run from this host (its config is here)."""
+    return config_path(settings, name).is_file()
 
 
 def configured_sims(settings: Settings) -> list[str]:

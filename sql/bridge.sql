@@ -110,6 +110,18 @@ CREATE TABLE sims (
 	restarted_at DATETIME, 
 	reset_every INTEGER NOT NULL DEFAULT '0', 
 	hard_reset_every INTEGER NOT NULL DEFAULT '0', 
+	imsi VARCHAR(35), 
+	imei VARCHAR(35), 
+	identity_since DATETIME, 
+	new_imsi VARCHAR(35), 
+	new_imei VARCHAR(35), 
+	quarantined_at DATETIME, 
+	quarantine_reason VARCHAR(255), 
+	removed_at DATETIME, 
+	balance_code VARCHAR(32), 
+	balance_every SMALLINT, 
+	balance_pattern VARCHAR(255), 
+	balance_low NUMERIC(12, 2), 
 	PRIMARY KEY (id), 
 	UNIQUE (name), 
 	FOREIGN KEY(owner_id) REFERENCES users (id) ON DELETE SET NULL
@@ -142,6 +154,26 @@ CREATE TABLE webhooks (
 	PRIMARY KEY (user_id), 
 	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE balance_checks (
+	id BIGINT NOT NULL AUTO_INCREMENT, 
+	sim_id INTEGER NOT NULL, 
+	code VARCHAR(32), 
+	outbox_id INTEGER, 
+	state VARCHAR(12) NOT NULL, 
+	requested_at DATETIME, 
+	answered_at DATETIME, 
+	ussd_status SMALLINT, 
+	answer TEXT, 
+	amount NUMERIC(12, 2), 
+	error VARCHAR(255), 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(sim_id) REFERENCES sims (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_balance_checks_sim ON balance_checks (sim_id, id);
+
+CREATE INDEX ix_balance_checks_state ON balance_checks (state, sim_id);
 
 CREATE TABLE inbound_messages (
 	id BIGINT NOT NULL AUTO_INCREMENT, 
@@ -197,6 +229,20 @@ CREATE TABLE messages (
 CREATE INDEX ix_messages_claim ON messages (status, priority DESC, due_at, id);
 
 CREATE INDEX ix_messages_user_created ON messages (user_id, created_at);
+
+CREATE TABLE sim_events (
+	id BIGINT NOT NULL AUTO_INCREMENT, 
+	sim_id INTEGER NOT NULL, 
+	kind VARCHAR(32) NOT NULL, 
+	detail VARCHAR(1024) NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(sim_id) REFERENCES sims (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_sim_events_kind ON sim_events (kind, id);
+
+CREATE INDEX ix_sim_events_sim ON sim_events (sim_id, id);
 
 CREATE TABLE sim_usage (
 	sim_id INTEGER NOT NULL, 

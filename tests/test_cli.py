@@ -53,7 +53,7 @@ def test_user_sim_and_send_provisioning_round_trip(runner, sessions, settings, m
         assert (sim.number, sim.monthly_limit, sim.billing_day) == ("+79161234567", 3000, 5)
 
     listing = invoke(runner, "sim", "list")
-    assert "mts1" in listing.output and "0/3000" in listing.output and "dead" in listing.output
+    assert "mts1" in listing.output and "0/3000" in listing.output and " dead " in listing.output
 
     sent = invoke(runner, "send", "--to", "+79991234567,+79991234568", "--text", "hi", "--user", "shop")
     assert sent.exit_code == 0 and sent.output.count("queued") == 2

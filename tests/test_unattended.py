@@ -82,7 +82,7 @@ def copies_sent(sessions, message_id: int) -> int:
 
 def sim_state(sessions, name: str) -> tuple[str, str | None]:
     with sessions.begin() as session:
-        return sims.state_of(session.scalar(select(Sim).where(Sim.name == name)))
+        return sims.sim_state(session.scalar(select(Sim).where(Sim.name == name)))
 
 
 def dispatched_to_silent_sim(modems, sessions, settings, **options) -> int:

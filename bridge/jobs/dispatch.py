@@ -149,7 +149,12 @@ def _lock_candidates(session: Session, now: datetime) -> list[_Candidate]:
     sims = session.execute(
         select(Sim.id, Sim.name, Sim.delivery_report, Sim.owner_id, Sim.monthly_limit, Sim.billing_day)
         .join(Phone, Phone.id == Sim.name)
-        .where(Sim.enabled.is_(True), Sim.stalled_since.is_(None), Phone.timeout > func.now())
+        .where(
+            Sim.enabled.is_(True),
+            Sim.stalled_since.is_(None),
+            Sim.quarantined_at.is_(None),
+            Phone.timeout > func.now(),
+        )
         .order_by(Sim.id)
     ).all()
     if not sims:

@@ -20,6 +20,7 @@ from ..clock import utcnow
 from ..config import Settings
 from ..messages import inbound_data
 from ..models import (
+    USSD_CLASS,
     AttemptOutcome,
     InboundMessage,
     InboundPart,
@@ -55,7 +56,8 @@ def receive(
     result = InboundResult()
     rows = session.scalars(
         select(Inbox)
-        .where(Inbox.processed == "false")
+        # USSD answers (Class 127) are the balance pass's, never a text for the rules.
+        .where(Inbox.processed == "false", Inbox.sms_class != USSD_CLASS)
         .order_by(Inbox.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

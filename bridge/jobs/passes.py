@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..config import Settings
 from ..outbox import expire_untouched, settle_uncertain
 from ..sims import restart_daemon
+from .balance import check_balances
 from .deliver import deliver_due
 from .dispatch import dispatch
 from .harvest import harvest, harvest_reports
 from .health import take_back_dead, update_health
+from .identity import check_identities, take_back_quarantined
 from .inbound import receive
 from .watchdog import restarts_due, watch
 
@@ -89,3 +91,15 @@ def health_pass(sessions: sessionmaker[Session], settings: Settings):
         restart_daemon(sessions, settings, name)
         result.restarted.append(name)
     return result
+
+
+def identity_pass(sessions: sessionmaker[Session]):
+    # Two transactions, as in health_pass: the SIM rows are committed before
+    # take-back waits for usage rows.
+    result = run_pass(sessions, check_identities)
+    result.taken_back = run_pass(sessions, take_back_quarantined)
+    return result
+
+
+def balance_pass(sessions: sessionmaker[Session], settings: Settings):
+    return run_pass(sessions, lambda s: check_balances(s, settings))

@@ -75,6 +75,8 @@ class Worker:
             s.health_interval,
             next_run_time=datetime.now(UTC),
         )
+        self._add("identity", lambda: passes.identity_pass(self.sessions), s.identity_interval)
+        self._add("balance", lambda: passes.balance_pass(self.sessions, s), s.balance_interval)
         self.scheduler.start()
         self._listener.start()
 

@@ -485,11 +485,28 @@ class Message(ResponseModel):
     history: list[Attempt] = Field(description="Every hand-off to a SIM, oldest first.")
 
 
+class Watchdog(ResponseModel):
+    """How the SIM is watched (`smsbridge sim set NAME --stall-after …`)."""
+
+    stall_after: int = Field(description="Seconds due texts may wait untouched before it counts as stalled.")
+    stall_errors: int = Field(description="Failed sends in a row that make it stalled.")
+    restart_stalled: bool = Field(description="Whether the worker restarts its daemon when it stalls.")
+    restarts: int = Field(description="Restarts during the current stall.")
+    restarted_at: datetime | None
+
+
 class SIM(ResponseModel):
     name: str = Field(description="Also gammu-smsd's PhoneID.")
     number: str = Field(description="E.164.")
+    state: Literal["disabled", "quarantined", "dead", "stalled", "healthy"] = Field(
+        description="The first that holds, in this order: `disabled` (by an operator), `quarantined` "
+        "(another card in its modem, or another SIM's card: it gets nothing until an operator "
+        "acts), `dead` (no heartbeat from its gammu-smsd), `stalled` (alive but not sending), "
+        "`healthy`."
+    )
+    state_reason: str | None = Field(description="Why it is not `healthy`, in words.")
     enabled: bool
-    healthy: bool
+    healthy: bool = Field(description="Its gammu-smsd's heartbeat is alive.")
     health_changed_at: datetime | None
     signal: int | None = Field(
         description="Percent, from gammu-smsd's last heartbeat; null before the first."
@@ -503,24 +520,27 @@ class SIM(ResponseModel):
     owner: str | None = Field(description="Login of the owner; null for a shared SIM.")
     simulated: bool
     delivery_report: bool = Field(description="Delivery reports by default for this SIM's messages.")
-    state: Literal["disabled", "dead", "stalled", "healthy"] = Field(
-        description="What the SIM is doing: `disabled` by an operator, `dead` (its daemon's "
-        "heartbeat stopped), `stalled` (heartbeat but no sending: a hung modem, or its last "
-        "sends all failed) or `healthy`. Only a healthy SIM gets new messages."
+    device: str | None = Field(description="The modem's port; null for a simulated SIM.")
+    connection: str | None = Field(description="Gammu's connection type, e.g. `at`.")
+    imsi: str | None = Field(description="The card in service, as gammu-smsd first reported it.")
+    imei: str | None = Field(description="The modem that card was last seen in.")
+    identity_since: datetime | None = Field(description="When that card was recorded or accepted.")
+    new_imsi: str | None = Field(
+        description="Another card seen in its modem, waiting for `smsbridge sim accept`; null when none."
     )
-    state_reason: str | None = Field(description="Why, when it is not healthy.")
+    new_imei: str | None
+    quarantined_at: datetime | None
+    balance: float | None = Field(description="The last amount read from a USSD balance answer.")
+    balance_at: datetime | None = Field(description="When that answer came.")
+    balance_low: bool = Field(description="`balance` is below the SIM's low mark.")
+    balance_answer: str | None = Field(description="The operator's last answer, as it came.")
+    balance_error: str | None = Field(
+        description="Why the last balance check gave no amount (no answer, refused, not matched)."
+    )
+    balance_code: str | None = Field(description="The USSD code that asks the balance.")
+    balance_every: int | None = Field(description="Hours between scheduled checks; null: only when asked.")
     stalled_since: datetime | None
     watchdog: Watchdog
-
-
-class Watchdog(ResponseModel):
-    """How the SIM is watched (`smsbridge sim set NAME --stall-after …`)."""
-
-    stall_after: int = Field(description="Seconds due texts may wait untouched before it counts as stalled.")
-    stall_errors: int = Field(description="Failed sends in a row that make it stalled.")
-    restart_stalled: bool = Field(description="Whether the worker restarts its daemon when it stalls.")
-    restarts: int = Field(description="Restarts during the current stall.")
-    restarted_at: datetime | None
 
 
 class InboundData(ResponseModel):
