@@ -147,6 +147,7 @@ class SimsView(SecureView):
         return self.render(
             "smsbridge/sim.html",
             sim=overview,
+            record=sim,
             pattern=sim.balance_pattern or "",
             low=sim.balance_low,
             default_pattern=balance.DEFAULT_PATTERN,
@@ -199,6 +200,25 @@ class SimsView(SecureView):
             )
 
         _run(change, f"Balance checks of SIM {sim_name} saved.")
+        return redirect(url_for(".detail", sim_name=sim_name))
+
+    @expose("/<sim_name>/watchdog", methods=("POST",))
+    def watchdog(self, sim_name: str):
+        form = request.form
+
+        def change():
+            sims.set_watchdog(
+                db(),
+                sim_name,
+                stall_after=form_int(form.get("stall_after")),
+                stall_errors=form_int(form.get("stall_errors")),
+                restart_stalled=form.get("restart_stalled") == "on",
+                reset_every=form_int(form.get("reset_every"), default=0),
+                hard_reset_every=form_int(form.get("hard_reset_every"), default=0),
+                settings=settings(),
+            )
+
+        _run(change, f"Watchdog of SIM {sim_name} saved (resets apply when its daemon restarts).")
         return redirect(url_for(".detail", sim_name=sim_name))
 
     @expose("/<sim_name>/balance", methods=("POST",))

@@ -9,11 +9,12 @@ from flask_admin import expose
 from bridge import encoding, wake
 from bridge.accept import SendOptions, accept
 from bridge.errors import AcceptError, AuthError
+from bridge.models import OnUncertain
 
 from .auth import SecureView, signed_in_user
 from .common import db, settings
 
-FIELDS = ("to", "text", "attempts", "report")
+FIELDS = ("to", "text", "attempts", "report", "on_uncertain")
 # The form's choice -> SendOptions.delivery_report (None: the SIM's setting).
 DELIVERY_REPORT = {"default": None, "yes": True, "no": False}
 
@@ -21,7 +22,14 @@ DELIVERY_REPORT = {"default": None, "yes": True, "no": False}
 class SendView(SecureView):
     @expose("/", methods=("GET", "POST"))
     def index(self):
-        form = {"to": "", "text": "", "attempts": "1", "flash": False, "report": "default"}
+        form = {
+            "to": "",
+            "text": "",
+            "attempts": "1",
+            "flash": False,
+            "report": "default",
+            "on_uncertain": "fail",
+        }
         errors: dict[str, str] = {}
         accepted = None
         if request.method == "POST":
@@ -31,6 +39,7 @@ class SendView(SecureView):
                 "attempts": request.form.get("attempts", "1"),
                 "flash": request.form.get("flash") == "on",
                 "report": request.form.get("report", "default"),
+                "on_uncertain": request.form.get("on_uncertain", "fail"),
             }
             try:
                 accepted = self._send(form)
@@ -54,8 +63,13 @@ class SendView(SecureView):
             raise AcceptError("attempts", "must be a whole number") from None
         if form["report"] not in DELIVERY_REPORT:
             raise AcceptError("report", "choose the SIM's default, yes or no")
+        if form["on_uncertain"] not in ("fail", "resend"):
+            raise AcceptError("on_uncertain", "choose fail or resend")
         options = SendOptions(
-            flash=form["flash"], attempts=attempts, delivery_report=DELIVERY_REPORT[form["report"]]
+            flash=form["flash"],
+            attempts=attempts,
+            delivery_report=DELIVERY_REPORT[form["report"]],
+            on_uncertain=OnUncertain(form["on_uncertain"]),
         )
         with db().begin():
             result = accept(

@@ -344,3 +344,42 @@ def test_sim_set_writes_gammus_preventive_resets_into_the_daemon_config(runner, 
     assert "ResetFrequency = 3600\n" in config and "HardResetFrequency = 86400\n" in config
     refused = runner.invoke(cli.main, ["sim", "set", "simA", "--stall-after", "5"])
     assert refused.exit_code == 1 and "stall_after: must be at least 10 seconds" in refused.output
+
+
+def test_the_admin_sim_page_sets_the_watchdog(client, make_user, modems, sessions, settings):
+    from tests.test_admin_pages import log_in, post
+
+    log_in(client, make_user("root", admin=True))
+    modems.add("simA", start=False)
+    page = client.get("/admin/sims/simA/")
+    assert page.status_code == 200 and b"Watchdog" in page.data
+    answer = post(
+        client,
+        "/admin/sims/simA/watchdog",
+        {"stall_after": "90", "stall_errors": "4", "restart_stalled": "on", "reset_every": "600"},
+        page="/admin/sims/simA/",
+    )
+    assert answer.status_code == 302
+    with sessions.begin() as session:
+        sim = session.scalar(select(Sim).where(Sim.name == "simA"))
+        assert (sim.stall_after, sim.stall_errors, sim.restart_stalled, sim.reset_every) == (90, 4, True, 600)
+    assert "ResetFrequency = 600\n" in smsd.config_path(settings, "simA").read_text()
+
+
+def test_the_admin_send_form_takes_on_uncertain(client, make_user, modems, sessions):
+    from tests.test_admin_pages import log_in, post
+
+    log_in(client, make_user("root", admin=True))
+    modems.add("simA", start=False)
+    data = {
+        "to": "+79991234567",
+        "text": "alarm",
+        "attempts": "1",
+        "report": "default",
+        "on_uncertain": "resend",
+    }
+    assert post(client, "/admin/send/", data, page="/admin/send/").status_code == 200
+    with sessions.begin() as session:
+        assert session.scalar(select(Message.on_uncertain)) == "resend"
+    refused = post(client, "/admin/send/", {**data, "on_uncertain": "twice"}, page="/admin/send/")
+    assert refused.status_code == 400 and b"choose fail or resend" in refused.data
