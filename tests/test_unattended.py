@@ -125,6 +125,7 @@ def test_smsd_start_settles_what_the_previous_daemon_leased_and_never_sends_it_t
         time.sleep(5)  # well past the old lease: the new daemon would have resent it by now
         assert copies_sent(sessions, message_id) == 0
     else:
+        wait_for(lambda: "simA" in modems.health().healthy, what="simA's new daemon to heartbeat")
         with sessions.begin() as session:
             assert dispatch(session, settings).dispatched == 1
         harvest_until(sessions, [message_id])

@@ -107,8 +107,12 @@ def _stall_reason(session: Session, sim: Sim, connected_at: datetime, db_now: da
 
 def _shows_life(session: Session, sim: Sim, connected_at: datetime) -> bool:
     assert sim.stalled_since is not None
-    if connected_at > sim.stalled_since:
-        return True  # the daemon reconnected to its modem (restart, reset, replug)
+    # The daemon reconnected to its modem (restart, reset, replug). Equal
+    # counts: both are whole seconds, and a restart right after the stall
+    # falls in the same second; a connection before the stall cannot, since
+    # a stall needs stall_after seconds without progress after it.
+    if connected_at >= sim.stalled_since:
+        return True
     return bool(
         session.scalar(
             select(func.count()).where(
