@@ -256,6 +256,8 @@ def test_database_outage_answers_503_loses_nothing_and_recovers(transport, priva
             return len(statuses) == len(accepted) and set(statuses) == {MessageStatus.SENT}
 
         wait_for(all_sent, timeout=60, interval=0.5, what=f"all {len(accepted)} accepted messages to be sent")
+    except AssertionError as failure:
+        raise AssertionError(f"{failure}\n--- smsbridge run said:\n{gateway.output()}") from None
     finally:
         client.stop()
         private_db.thaw()
