@@ -15,8 +15,9 @@ def settings():
 
 
 def report_engine():
-    """The engine the reports notebook runs cells on (a longer time bound)."""
-    return current_app.extensions["smsbridge"]["report_engine"]
+    """The notebook account's engine (a longer time bound); None until
+    `db init` has made the account."""
+    return current_app.extensions["smsbridge"]["report_engine"].get()
 
 
 def new_session():
