@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import current_app, g
 
+from bridge.errors import AcceptError
+
 
 def db():
     """This request's session (opened and closed by bridge.web)."""
@@ -25,12 +27,31 @@ def new_session():
     return current_app.extensions["smsbridge"]["sessions"]()
 
 
-def form_int(value: str | None, *, default: int | None = None) -> int | None:
-    """A whole number from a form field; ``default`` when blank; ValueError when not a number."""
+# The largest id or count a query parameter may name (BIGINT).
+MAX_QUERY_INT = 2**63 - 1
+
+
+def form_int(
+    value: str | None, *, default: int | None = None, field: str = "value", maximum: int = 2**31 - 1
+) -> int | None:
+    """A whole number from a form field (ASCII digits, up to ``maximum``);
+    ``default`` when blank; AcceptError naming ``field`` otherwise."""
     value = (value or "").strip()
     if value == "":
         return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a whole number") from None
+    digits = value[1:] if value.startswith("-") else value
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 20 or abs(int(value)) > maximum:
+        raise AcceptError(field, f"{value[:40]!r} is not a whole number up to {maximum}")
+    return int(value)
+
+
+def query_int(args, name: str, problems: list[str], *, maximum: int = MAX_QUERY_INT) -> int | None:
+    """A query parameter of plain ASCII digits up to ``maximum``; None when
+    absent; otherwise a problem naming the parameter (the page answers 400)."""
+    raw = args.get(name) or ""
+    if raw == "":
+        return None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > maximum:
+        problems.append(f"{name}: {raw[:40]!r} is not a whole number from 0 to {maximum}")
+        return None
+    return int(raw)

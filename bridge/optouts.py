@@ -121,7 +121,7 @@ def opted_out(session: Session, pairs: Iterable[tuple[int, str]]) -> set[tuple[i
         ).all()
     )
     own_pairs = {(user_id, phone) for user_id, phone in own}
-    return {(user_id, phone) for user_id, phone in pairs if phone in everyone or (user_id, phone) in own_pairs}
+    return {pair for pair in pairs if pair[1] in everyone or pair in own_pairs}
 
 
 def list_opt_outs(session: Session, *, owner: User | None = None) -> list[dict]:

@@ -16,7 +16,26 @@ from .models import Outbox, Phone, Sim, User
 from .phones import normalise_number
 from .users import get_user
 
-SIM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+SIM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# Gammu's connection names (at, at115200, blue_at, fbus, dku5fbus, none, …).
+CONNECTION = re.compile(r"[a-z0-9_]{1,32}")
+MAX_LIMIT = 2**31 - 1  # the column's INT
+
+
+def _check_device(device: str | None, connection: str) -> None:
+    """A device path and a connection name go into the daemon's config file:
+    one line each, no control characters."""
+    if device is not None and (
+        not device.strip() or len(device) > 255 or any(ord(c) < 32 or ord(c) == 127 for c in device)
+    ):
+        raise UserError("a device is one line of at most 255 characters, e.g. /dev/ttyUSB4", field="device")
+    if not CONNECTION.fullmatch(connection or ""):
+        raise UserError("a Gammu connection name, e.g. at or at115200", field="connection")
+
+
+def _check_limit(monthly_limit: int | None) -> None:
+    if monthly_limit is not None and not 0 <= monthly_limit <= MAX_LIMIT:
+        raise UserError(f"monthly limit must be 0 to {MAX_LIMIT} parts", field="monthly_limit")
 
 
 def add_sim(
@@ -34,14 +53,18 @@ def add_sim(
     delivery_report: bool = False,
 ) -> Sim:
     """Store the SIM and write its gammu-smsd config; the caller commits."""
-    if not SIM_NAME.match(name):
-        raise UserError("a SIM name is letters, digits, - and _ (up to 64), starting with a letter or digit")
+    if not SIM_NAME.fullmatch(name or ""):
+        raise UserError(
+            "a SIM name is letters, digits, - and _ (up to 64), starting with a letter or digit",
+            field="name",
+        )
     if simulated == bool(device):
         raise UserError("give either a device (a real modem) or simulated, not both or neither")
+    if not simulated:
+        _check_device(device, connection)
     if not 1 <= billing_day <= 28:
-        raise UserError("billing day must be between 1 and 28 (every month has it)")
-    if monthly_limit is not None and monthly_limit < 0:
-        raise UserError("monthly limit must be 0 or more parts")
+        raise UserError("billing day must be between 1 and 28 (every month has it)", field="billing_day")
+    _check_limit(monthly_limit)
     try:
         e164 = normalise_number(number, settings.default_region)
     except AcceptError as exc:
@@ -96,8 +119,7 @@ def set_owner(session: Session, name: str, owner: str | None) -> None:
 
 
 def set_limit(session: Session, name: str, monthly_limit: int | None) -> None:
-    if monthly_limit is not None and monthly_limit < 0:
-        raise UserError("monthly limit must be 0 or more parts")
+    _check_limit(monthly_limit)
     get_sim(session, name).monthly_limit = monthly_limit
 
 

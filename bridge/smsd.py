@@ -91,20 +91,35 @@ def environment_path(settings: Settings, name: str) -> Path:
 
 
 def write_config(settings: Settings, sim) -> Path:
+    """Write the SIM's config and its ``.env``, each whole or not at all:
+    rendered first (a value that cannot be written refuses before any file
+    is touched), then written to a scratch file and renamed over the old."""
     path = config_path(settings, sim.name)
+    config = render_config(settings, sim)
+    environment = "".join(
+        f"{key}={_ini_value(value)}\n" for key, value in client_environment(settings).items()
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     (Path(settings.state_dir) / "log").mkdir(parents=True, exist_ok=True)
     if sim.simulated:
         modem_dir(settings, sim.name).mkdir(parents=True, exist_ok=True)
-    # The file holds a DB password: readable by its owner only.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(render_config(settings, sim))
-    environment_path(settings, sim.name).write_text(
-        "".join(f"{key}={_ini_value(value)}\n" for key, value in client_environment(settings).items()),
-        encoding="utf-8",
-    )
+    _write_atomically(path, config)  # holds a DB password: 0600
+    _write_atomically(environment_path(settings, sim.name), environment)
     return path
+
+
+def _write_atomically(path: Path, content: str) -> None:
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(scratch, path)
+    except BaseException:
+        scratch.unlink(missing_ok=True)
+        raise
 
 
 def configured_sims(settings: Settings) -> list[str]:

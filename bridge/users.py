@@ -21,10 +21,11 @@ import secrets
 import threading
 from collections import OrderedDict
 from datetime import datetime, timedelta
+from typing import cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import CursorResult, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from .clock import utcnow
@@ -172,9 +173,10 @@ def revoke_api_key(session: Session, prefix: str, *, owner: User | None = None) 
 
 
 def _revoke(session: Session, *where) -> int:
-    return session.execute(
+    result = session.execute(
         update(ApiKey).where(*where, ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow())
-    ).rowcount
+    )
+    return cast(CursorResult, result).rowcount
 
 
 # --------------------------------------------------------------------------
