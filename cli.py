@@ -20,7 +20,7 @@ from bridge.accept import SendOptions, accept
 from bridge.clock import iso_utc
 from bridge.config import SETTINGS, load_settings
 from bridge.db import UNAVAILABLE, make_engine, make_session_factory
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, SchemaError
 from bridge.jobs import passes
 from bridge.messages import inbound_view, list_inbound, message_view, visible_message
 from bridge.server import cli_command, run_worker, serve_web, supervise
@@ -132,7 +132,14 @@ def db_upgrade(ctx, notebook_host):
 
 
 def _notebook_account(ctx, host):
-    account = schema.create_notebook_account(ctx.engine, ctx.settings, host)
+    try:
+        account = schema.create_notebook_account(ctx.engine, ctx.settings, host)
+    except SchemaError as exc:
+        # The schema is done; without the account only the notebook's SQL cells stay off.
+        click.echo(
+            f"warning: {exc.message}; the Reports notebook's SQL cells will not run until then", err=True
+        )
+        return
     click.echo(
         f"reports notebook account {account}: SELECT on the bridge's tables without secrets; "
         f"password in {reports.notebook_password_path(ctx.settings)}"

@@ -90,14 +90,13 @@ def _safe_next(target: str | None) -> str:
     # page an open redirect ("//host" and "/\\host" are one to a browser),
     # and a control character would break the Location header.
     target = target or ""
-    unsafe = (
+    if (
         not target.startswith("/")
         or target.startswith("//")
         or "\\" in target
         or any(ord(c) < 32 or ord(c) == 127 for c in target)
-    )
-    parts = urlsplit(target) if not unsafe else None
-    if unsafe or parts is None or parts.scheme or parts.netloc:
+        or urlsplit(target).netloc
+    ):
         return url_for("admin.index")
     return target
 

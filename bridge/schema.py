@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from . import migrations, reports
@@ -48,6 +49,7 @@ NOTEBOOK_HIDDEN_COLUMNS = {
     "rules": {"secret"},
 }
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,32}$")
+_ACCESS_DENIED = (1044, 1045, 1142, 1227, 1410)  # the server's "you may not", by error number
 MIGRATION_LOCK = "smsbridge_schema"
 MIGRATION_LOCK_WAIT = 60
 
@@ -279,24 +281,35 @@ def create_notebook_account(engine: Engine, settings: Settings, host: str | None
         raise SchemaError("the notebook's account and host must be plain identifiers")
     password = secret_file(settings, reports.PASSWORD_FILE)
     account = f"'{user}'@'{host}'"
-    with engine.begin() as conn:
-        database = conn.execute(text("SELECT DATABASE()")).scalar_one()
-        if not _IDENTIFIER.match(database or ""):
-            raise SchemaError(f"database name {database!r} must be letters, digits or _")
-        conn.execute(
-            text(f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY :password"), {"password": password}
-        )
-        conn.execute(
-            text(
-                f"ALTER USER {account} IDENTIFIED BY :password "
-                f"WITH MAX_STATEMENT_TIME {reports.TIME_LIMIT_SECONDS}"
-            ),
-            {"password": password},
-        )
-        conn.execute(text(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}"))
-        for table, columns in notebook_grants().items():
-            what = "SELECT" if columns is None else "SELECT (" + ", ".join(f"`{c}`" for c in columns) + ")"
-            conn.execute(text(f"GRANT {what} ON `{database}`.`{table}` TO {account}"))
+    try:
+        with engine.begin() as conn:
+            database = conn.execute(text("SELECT DATABASE()")).scalar_one()
+            if not _IDENTIFIER.match(database or ""):
+                raise SchemaError(f"database name {database!r} must be letters, digits or _")
+            conn.execute(
+                text(f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY :password"), {"password": password}
+            )
+            conn.execute(
+                text(
+                    f"ALTER USER {account} IDENTIFIED BY :password "
+                    f"WITH MAX_STATEMENT_TIME {reports.TIME_LIMIT_SECONDS}"
+                ),
+                {"password": password},
+            )
+            conn.execute(text(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}"))
+            for table, columns in notebook_grants().items():
+                what = (
+                    "SELECT" if columns is None else "SELECT (" + ", ".join(f"`{c}`" for c in columns) + ")"
+                )
+                conn.execute(text(f"GRANT {what} ON `{database}`.`{table}` TO {account}"))
+    except DBAPIError as exc:
+        code = getattr(exc.orig, "args", (None,))[0]
+        if code not in _ACCESS_DENIED:
+            raise
+        raise SchemaError(
+            f"cannot make the notebook's account {account}: {exc.orig.args[1]}; run "
+            "`smsbridge db init` with a database account that may CREATE USER and GRANT"
+        ) from None
     return account
 
 

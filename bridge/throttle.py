@@ -82,10 +82,13 @@ def failed(session: Session, address: str, login: str, now: datetime | None = No
         )
         if count and count > free:
             delay = min(2.0 ** (count - free - 1), LONGEST)
+            until = now + timedelta(seconds=delay)
+            if until.microsecond:  # the column keeps whole seconds: round up, never shorten
+                until = until.replace(microsecond=0) + timedelta(seconds=1)
             session.execute(
                 update(LoginFailure)
                 .where(LoginFailure.address == addr, LoginFailure.login == who)
-                .values(locked_until=now + timedelta(seconds=delay))
+                .values(locked_until=until)
             )
     _forget_stale(session, now)
 
