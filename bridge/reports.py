@@ -77,7 +77,8 @@ class CellResult:
 PASSWORD_FILE = "notebook_db_password"
 MISSING_ACCOUNT = (
     "the notebook's read-only database account is not set up: run `smsbridge db init` "
-    "on this host (it creates the account and its password file), then restart the web server"
+    "on this host as the user the web server runs as (it creates the account and its "
+    "password file, which that user must be able to read)"
 )
 
 
@@ -116,7 +117,7 @@ def notebook_database_url(settings: Settings) -> URL | None:
     """database_url with the notebook's account, or None before `db init` made it."""
     try:
         password = notebook_password_path(settings).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
+    except OSError:  # missing, or not this user's to read
         return None
     url = make_url(settings.database_url)
     return url.set(username=notebook_account(url), password=password)

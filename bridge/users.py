@@ -163,10 +163,11 @@ def revoke_api_key(session: Session, prefix: str, *, owner: User | None = None) 
     found = list(session.scalars(query.with_for_update()))
     whole = [k for k in found if k.key_hash == _key_hash(prefix)]  # the whole key was given
     found = whole or found
+    shown = prefix[:PREFIX_LENGTH]  # never echo more of a key than its prefix
     if not found:
-        raise NotFound(f"no live API key {prefix!r}", field="prefix")
+        raise NotFound(f"no live API key {shown!r}", field="prefix")
     if len(found) > 1:
-        raise UserError(f"{len(found)} live keys start with {prefix!r}; give more of the key", field="prefix")
+        raise UserError(f"{len(found)} live keys start with {shown!r}; give the whole key", field="prefix")
     found[0].revoked_at = utcnow()
     session.flush()
     return found[0]
