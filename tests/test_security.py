@@ -15,12 +15,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
 
 import cli
-from bridge import optouts, reports, schema, smsd, users, webhooks
+from bridge import optouts, reports, schema, sims, smsd, users, webhooks
 from bridge.clock import utcnow
 from bridge.errors import AcceptError, AuthError, ReportError, SchemaError, UserError
 from bridge.jobs.dispatch import dispatch
@@ -485,19 +486,26 @@ def test_a_refused_sim_add_leaves_no_file(runner, settings, sessions):
         cli.main, ["sim", "add", "sim2", "--number", "+79990000003", "--device", "/dev/ttyUSB0\nx"]
     )
     assert result.exit_code == 1 and "device" in result.output
-    assert smsd.configured_sims(settings) == []
+    assert not {"sim1\n", "sim1", "sim2"} & set(smsd.configured_sims(settings))
+    assert not list(Path(settings.smsdrc_dir).glob(".*.tmp"))
 
 
-def test_smsd_start_starts_every_good_config_and_reports_the_bad_one(runner, settings, modems):
-    modems.add("good1", start=False)
-    (smsd.config_path(settings, "broken")).write_text("", encoding="utf-8")
+def test_smsd_start_starts_every_good_config_and_reports_the_bad_one(
+    runner, settings, sessions, tmp_path, monkeypatch
+):
+    # A folder of its own: `smsd start` with no names starts everything in it.
+    local = dataclasses.replace(settings, smsdrc_dir=str(tmp_path))
+    monkeypatch.setenv("SMSBRIDGE_SMSDRC_DIR", str(tmp_path))
+    with sessions.begin() as session:
+        sims.add_sim(session, local, "good1", "+79990000004", simulated=True)
+    smsd.config_path(local, "broken").write_text("", encoding="utf-8")
     try:
         result = runner.invoke(cli.main, ["smsd", "start"])
         assert result.exit_code == 1
         assert "good1: running, pid" in result.output and "broken: NOT started" in result.output
-        assert smsd.running_pid(settings, "good1")
+        assert smsd.running_pid(local, "good1")
     finally:
-        smsd.config_path(settings, "broken").unlink()
+        smsd.stop(local, "good1")
 
 
 # --------------------------------------------------------------------------
