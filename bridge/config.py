@@ -182,6 +182,14 @@ class Settings:
         "generated into state_dir when empty.",
         secret=True,
     )
+    notebook_db_password: str = setting(
+        "",
+        "Password of the Reports notebook's read-only DB account (or "
+        "SMSBRIDGE_NOTEBOOK_DB_PASSWORD_FILE); empty: the one `db init` generates into "
+        "state_dir/notebook_db_password. Set it where web servers of several hosts or "
+        "state_dirs share one database.",
+        secret=True,
+    )
     secure_cookies: bool = setting(
         False,
         "Mark the admin's session cookie Secure on every answer (serve the admin over HTTPS only). "

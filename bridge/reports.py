@@ -115,10 +115,12 @@ class NotebookEngine:
 
 def notebook_database_url(settings: Settings) -> URL | None:
     """database_url with the notebook's account, or None before `db init` made it."""
-    try:
-        password = notebook_password_path(settings).read_text(encoding="utf-8").strip()
-    except OSError:  # missing, or not this user's to read
-        return None
+    password = settings.notebook_db_password
+    if not password:
+        try:
+            password = notebook_password_path(settings).read_text(encoding="utf-8").strip()
+        except OSError:  # missing, or not this user's to read
+            return None
     url = make_url(settings.database_url)
     return url.set(username=notebook_account(url), password=password)
 

@@ -270,16 +270,17 @@ def notebook_grants() -> dict[str, list[str] | None]:
 def create_notebook_account(engine: Engine, settings: Settings, host: str | None = None) -> str:
     """The reports notebook's account (``reports.notebook_account``): SELECT
     on ``notebook_grants()`` and nothing else, its statements cut off after
-    the notebook's time limit. Its password is generated once into
-    ``<state_dir>/notebook_db_password`` (0600), where the web server reads
-    it; running this again resets the grants to exactly these. Returns
+    the notebook's time limit. Its password is the ``notebook_db_password``
+    setting, else generated once into ``<state_dir>/notebook_db_password``
+    (0600), where the web server reads it; running this again sets that
+    password and resets the grants to exactly these. Returns
     "'user'@'host'"."""
     url = engine.url
     user = reports.notebook_account(url)
     host = host or ("localhost" if url.host in (None, "", "localhost") else "%")
     if not re.match(r"^[A-Za-z0-9_]{1,80}$", user) or not re.match(r"^[A-Za-z0-9_.%:-]{1,255}$", host):
         raise SchemaError("the notebook's account and host must be plain identifiers")
-    password = secret_file(settings, reports.PASSWORD_FILE)
+    password = settings.notebook_db_password or secret_file(settings, reports.PASSWORD_FILE)
     account = f"'{user}'@'{host}'"
     try:
         with engine.begin() as conn:
