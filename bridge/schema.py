@@ -304,11 +304,11 @@ def create_notebook_account(engine: Engine, settings: Settings, host: str | None
                 )
                 conn.execute(text(f"GRANT {what} ON `{database}`.`{table}` TO {account}"))
     except DBAPIError as exc:
-        code = getattr(exc.orig, "args", (None,))[0]
-        if code not in _ACCESS_DENIED:
+        args = getattr(exc.orig, "args", ())
+        if not args or args[0] not in _ACCESS_DENIED:
             raise
         raise SchemaError(
-            f"cannot make the notebook's account {account}: {exc.orig.args[1]}; run "
+            f"cannot make the notebook's account {account}: {args[-1]}; run "
             "`smsbridge db init` with a database account that may CREATE USER and GRANT"
         ) from None
     return account
