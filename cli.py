@@ -21,6 +21,7 @@ from bridge import (
     migrations,
     modems,
     optouts,
+    reports,
     rules,
     schema,
     sim_events,
@@ -34,7 +35,7 @@ from bridge.accept import SendOptions, accept
 from bridge.clock import iso_utc
 from bridge.config import SETTINGS, load_settings
 from bridge.db import UNAVAILABLE, make_engine, make_session_factory
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, SchemaError
 from bridge.jobs import passes
 from bridge.messages import inbound_view, list_inbound, message_view, visible_message
 from bridge.models import BalanceCheck, OnUncertain
@@ -113,12 +114,18 @@ def db():
     is_flag=True,
     help="Read its password from stdin (default: generate one and print it).",
 )
+@click.option(
+    "--notebook-host",
+    help="Host part of the notebook's read-only account (default: localhost for a local server, else %).",
+)
 @pass_ctx
-def db_init(ctx, gammu_user, gammu_password_stdin):
-    """Create the database and its tables, or bring them up to date (idempotent)."""
+def db_init(ctx, gammu_user, gammu_password_stdin, notebook_host):
+    """Create the database and its tables, or bring them up to date (idempotent);
+    (re)make the reports notebook's read-only account."""
     schema.create_database_if_missing(ctx.settings.database_url)
     for line in schema.init_schema(ctx.engine):
         click.echo(line)
+    _notebook_account(ctx, notebook_host)
     if gammu_user:
         password = sys.stdin.readline().rstrip("\n") if gammu_password_stdin else secrets.token_urlsafe(18)
         schema.create_gammu_account(ctx.engine, gammu_user, password)
@@ -131,11 +138,28 @@ def db_init(ctx, gammu_user, gammu_password_stdin):
 
 
 @db.command("upgrade")
+@click.option("--notebook-host", help="As for `db init`.")
 @pass_ctx
-def db_upgrade(ctx):
+def db_upgrade(ctx, notebook_host):
     """Apply the schema migrations this version brings (run after updating smsbridge)."""
     for line in schema.upgrade_schema(ctx.engine):
         click.echo(line)
+    _notebook_account(ctx, notebook_host)
+
+
+def _notebook_account(ctx, host):
+    try:
+        account = schema.create_notebook_account(ctx.engine, ctx.settings, host)
+    except SchemaError as exc:
+        # The schema is done; without the account only the notebook's SQL cells stay off.
+        click.echo(
+            f"warning: {exc.message}; the Reports notebook's SQL cells will not run until then", err=True
+        )
+        return
+    click.echo(
+        f"reports notebook account {account}: SELECT on the bridge's tables without secrets; "
+        f"password in {reports.notebook_password_path(ctx.settings)}"
+    )
 
 
 @db.command("status")
@@ -201,11 +225,14 @@ def user_add(ctx, login, password_stdin, admin):
 @click.option("--password-stdin", is_flag=True)
 @pass_ctx
 def user_password(ctx, login, password_stdin):
-    """Change a user's password."""
+    """Change a user's password; ends their admin sessions and revokes their API keys."""
     password = _read_password(password_stdin)
     with ctx.sessions.begin() as session:
-        users.set_password(session, login, password)
-    click.echo(f"password of {login} changed")
+        revoked = users.set_password(session, login, password)
+    click.echo(
+        f"password of {login} changed; admin sessions ended, {revoked} API key(s) revoked "
+        "(issue a new one with `user token`)"
+    )
 
 
 @user.command("block")
@@ -230,12 +257,39 @@ def user_unblock(ctx, login):
 
 @user.command("token")
 @click.argument("login")
+@click.option("--replace", is_flag=True, help="Revoke the user's other keys at the same time.")
 @pass_ctx
-def user_token(ctx, login):
+def user_token(ctx, login, replace):
     """Issue an API key; it is shown once, as the last word."""
     with ctx.sessions.begin() as session:
-        key = users.issue_api_key(session, login)
+        key = users.issue_api_key(session, login, replace=replace)
     click.echo(f"API key for {login} (store it now, it is not shown again): {key}")
+
+
+@user.command("keys")
+@click.argument("login")
+@pass_ctx
+def user_keys(ctx, login):
+    """A user's API keys by prefix: created, last used (to the minute), revoked."""
+    with ctx.sessions.begin() as session:
+        keys = users.list_api_keys(session, login)
+    click.echo(f"{'prefix':<12} {'created':<20} {'last used':<20} revoked")
+    for key in keys:
+        click.echo(
+            f"{key.prefix:<12} {iso_utc(key.created_at):<20} {iso_utc(key.last_used_at) or 'never':<20} "
+            f"{iso_utc(key.revoked_at) or '-'}"
+        )
+
+
+@user.command("revoke-key")
+@click.argument("prefix")
+@pass_ctx
+def user_revoke_key(ctx, prefix):
+    """Revoke the API key that starts with PREFIX (as `user keys` shows it)."""
+    with ctx.sessions.begin() as session:
+        key = users.revoke_api_key(session, prefix)
+        owner = key.user.login
+    click.echo(f"API key {key.prefix} of {owner} revoked")
 
 
 # ---------------------------------------------------------------- SIMs
@@ -567,9 +621,17 @@ def _names(ctx, names):
 def smsd_start(ctx, names):
     """Start the daemons of these SIMs (default: every SIM configured here).
     Texts a previous daemon had started sending are settled first by their
-    on_uncertain policy, so the new daemon never sends them a second time."""
+    on_uncertain policy, so the new daemon never sends them a second time.
+    One that cannot start is reported and the others start anyway."""
+    failed = 0
     for name in _names(ctx, names):
-        click.echo(f"{name}: running, pid {sims.start_daemon(ctx.sessions, ctx.settings, name)}")
+        try:
+            click.echo(f"{name}: running, pid {sims.start_daemon(ctx.sessions, ctx.settings, name)}")
+        except BridgeError as exc:
+            failed += 1
+            click.echo(f"{name}: NOT started: {exc}", err=True)
+    if failed:
+        raise click.ClickException(f"{failed} daemon(s) did not start; see above")
 
 
 @smsd_group.command("restart")

@@ -23,7 +23,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from bridge.config import Settings
 from bridge.db import UNAVAILABLE, bind_to_requests
 
-from .auth import SESSION_LIFETIME, LoginThrottle, LoginView, current_user, secret_key
+from .auth import SESSION_LIFETIME, LoginView, SessionCookies, current_user, secret_key
 from .dashboard import DashboardView
 from .inbound import InboundView
 from .manage import OptOutsView, SimsView, UsersView
@@ -34,6 +34,8 @@ from .send import SendView
 from .webhooks import WebhookView
 
 URL = "/admin"
+# No admin form comes near this; a bigger body is refused (413) before it is read.
+MAX_REQUEST_BYTES = 1024 * 1024
 
 
 def init_admin(app: Flask) -> Flask:
@@ -49,10 +51,12 @@ def create_admin_app(settings: Settings, smsbridge: dict) -> Flask:
     app = Flask(__name__)
     app.config["SMSBRIDGE_SETTINGS"] = settings
     app.extensions["smsbridge"] = smsbridge
-    app.extensions["smsbridge_admin"] = {"throttle": LoginThrottle()}
     app.secret_key = secret_key(settings)
+    app.session_interface = SessionCookies()
     app.config.update(
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_PATH=URL,

@@ -1,70 +1,55 @@
 """Who is looking at the admin: the session cookie, the secret that signs
-it, the login page and a brake on password guessing."""
+it, the login page and a brake on password guessing.
+
+The cookie carries only a random session token; the session itself is a
+row of ``admin_sessions`` (``bridge.users``), checked on every request, so
+logout, a new password or a block end it at once in every web process (a
+copied cookie is worth nothing after that). The cookie is HttpOnly,
+SameSite=Lax, and Secure when the ``secure_cookies`` setting says so or the
+request came over HTTPS (as a trusted proxy reports it)."""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import secrets
-import time
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, g, redirect, request, session, url_for
+from flask import flash, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_admin import BaseView, expose
-from sqlalchemy import select
 
-from bridge.config import Settings
+from bridge import throttle, users
+from bridge.config import Settings, secret_file
 from bridge.errors import AuthError
 from bridge.models import User
-from bridge.throttle import LoginThrottle  # noqa: F401 - the admin's login page uses it
-from bridge.users import authenticate_password
 
 SESSION_LIFETIME = timedelta(hours=8)
 
 
 def secret_key(settings: Settings) -> str:
     """settings.secret_key, or one generated once into <state_dir>/secret_key
-    (0600). Every web process of the host must sign with the same key, so
-    the file is created atomically: the first process writes it, the others
-    read what it wrote."""
-    if settings.secret_key:
-        return settings.secret_key
-    path = Path(settings.state_dir) / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
-        descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
-        try:
-            os.link(scratch, path)  # fails if another process won the race
-        except FileExistsError:
-            pass
-        finally:
-            scratch.unlink()
-    return path.read_text(encoding="utf-8").strip()
+    (0600), shared by every web process of the host."""
+    return settings.secret_key or secret_file(settings, "secret_key")
 
 
-def _fingerprint(user: User) -> str:
-    # A new password (or a reset by an admin) changes the hash, and with it
-    # this value: every session opened with the old password ends.
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked Secure also when this request came
+    over HTTPS (``SESSION_COOKIE_SECURE`` marks it always)."""
+
+    def get_cookie_secure(self, app) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
 
 def current_user() -> User | None:
-    """The logged-in user of this request, checked against the database:
-    a blocked user, a changed password or an expired session logs out."""
+    """The logged-in user of this request: a live session row whose user
+    is not blocked. Anything else clears the cookie."""
     if "admin_user" in g:
         return g.admin_user
     g.admin_user = None
-    user_id = session.get("uid")
-    if user_id is not None:
-        expired = time.time() - session.get("since", 0) > SESSION_LIFETIME.total_seconds()
+    token = session.get("sid")
+    if token is not None:
         with g.db_session.begin():
-            user = g.db_session.scalar(select(User).where(User.id == user_id))
-        if user is None or user.blocked or expired or session.get("pw") != _fingerprint(user):
+            user = users.session_user(g.db_session, str(token))
+        if user is None:
             session.clear()
         else:
             g.admin_user = user
@@ -82,8 +67,10 @@ def signed_in_user() -> User:
 
 def login(user: User) -> None:
     session.clear()  # nothing from before the login carries over
+    with g.db_session.begin():
+        token = users.open_session(g.db_session, user, SESSION_LIFETIME)
     session.permanent = True
-    session.update(uid=user.id, pw=_fingerprint(user), since=time.time())
+    session["sid"] = token
     g.admin_user = user
 
 
@@ -109,9 +96,16 @@ class SecureView(BaseView):
 
 def _safe_next(target: str | None) -> str:
     # Only a path on this site: an absolute URL here would make the login
-    # page an open redirect.
-    parts = urlsplit(target or "")
-    if not target or parts.scheme or parts.netloc or not target.startswith("/"):
+    # page an open redirect ("//host" and "/\\host" are one to a browser),
+    # and a control character would break the Location header.
+    target = target or ""
+    if (
+        not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) < 32 or ord(c) == 127 for c in target)
+        or urlsplit(target).netloc
+    ):
         return url_for("admin.index")
     return target
 
@@ -122,34 +116,39 @@ class LoginView(BaseView):
 
     @expose("/", methods=("GET", "POST"))
     def index(self):
-        throttle: LoginThrottle = current_app.extensions["smsbridge_admin"]["throttle"]
         address = request.remote_addr or "?"
+        name = request.form.get("login", "")
+        db = g.db_session
         error = None
         if request.method == "POST":
-            wait = throttle.wait_seconds(address)
+            with db.begin():
+                wait = throttle.wait_seconds(db, address, name)
             if wait:
-                error = f"Too many failed logins from your address; try again in {wait} s."
+                error = f"Too many failed logins; try again in {wait} s."
             else:
                 try:
-                    with g.db_session.begin():
-                        user = authenticate_password(
-                            g.db_session, request.form.get("login", ""), request.form.get("password", "")
-                        )
+                    with db.begin():
+                        user = users.authenticate_password(db, name, request.form.get("password", ""))
                 except AuthError as exc:
-                    throttle.failed(address)
+                    if exc.status == 401:
+                        with db.begin():
+                            throttle.failed(db, address, name)
                     error = (
                         "Wrong login or password." if exc.status == 401 else exc.message.capitalize() + "."
                     )
                 else:
-                    throttle.succeeded(address)
+                    with db.begin():
+                        throttle.succeeded(db, address, name)
                     login(user)
                     return redirect(_safe_next(request.args.get("next")))
-        return self.render(
-            "smsbridge/login.html", error=error, login_name=request.form.get("login", "")
-        ), 401 if error else 200
+        return self.render("smsbridge/login.html", error=error, login_name=name), 401 if error else 200
 
     @expose("/logout", methods=("POST",))
     def logout(self):
+        token = session.get("sid")
+        if token is not None:
+            with g.db_session.begin():
+                users.end_session(g.db_session, str(token))
         session.clear()
         flash("You are logged out.", "info")
         return redirect(url_for("login.index"))

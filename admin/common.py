@@ -6,6 +6,8 @@ from typing import overload
 
 from flask import current_app, g
 
+from bridge.errors import AcceptError
+
 
 def db():
     """This request's session (opened and closed by bridge.web)."""
@@ -17,8 +19,9 @@ def settings():
 
 
 def report_engine():
-    """The engine the reports notebook runs cells on (a longer time bound)."""
-    return current_app.extensions["smsbridge"]["report_engine"]
+    """The notebook account's engine (a longer time bound); None until
+    `db init` has made the account."""
+    return current_app.extensions["smsbridge"]["report_engine"].get()
 
 
 def session_factory():
@@ -31,17 +34,38 @@ def new_session():
     return current_app.extensions["smsbridge"]["sessions"]()
 
 
+# The largest id or count a query parameter may name (BIGINT).
+MAX_QUERY_INT = 2**63 - 1
+
+
 # With a default, a blank field has a number too.
 @overload
-def form_int(value: str | None, *, default: int) -> int: ...
+def form_int(value: str | None, *, default: int, field: str = ..., maximum: int = ...) -> int: ...
 @overload
-def form_int(value: str | None, *, default: None = None) -> int | None: ...
-def form_int(value: str | None, *, default: int | None = None) -> int | None:
-    """A whole number from a form field; ``default`` when blank; ValueError when not a number."""
+def form_int(
+    value: str | None, *, default: None = None, field: str = ..., maximum: int = ...
+) -> int | None: ...
+def form_int(
+    value: str | None, *, default: int | None = None, field: str = "value", maximum: int = 2**31 - 1
+) -> int | None:
+    """A whole number from a form field (ASCII digits, up to ``maximum``);
+    ``default`` when blank; AcceptError naming ``field`` otherwise."""
     value = (value or "").strip()
     if value == "":
         return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a whole number") from None
+    digits = value[1:] if value.startswith("-") else value
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 20 or abs(int(value)) > maximum:
+        raise AcceptError(field, f"{value[:40]!r} is not a whole number up to {maximum}")
+    return int(value)
+
+
+def query_int(args, name: str, problems: list[str], *, maximum: int = MAX_QUERY_INT) -> int | None:
+    """A query parameter of plain ASCII digits up to ``maximum``; None when
+    absent; otherwise a problem naming the parameter (the page answers 400)."""
+    raw = args.get(name) or ""
+    if raw == "":
+        return None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > maximum:
+        problems.append(f"{name}: {raw[:40]!r} is not a whole number from 0 to {maximum}")
+        return None
+    return int(raw)

@@ -3,7 +3,7 @@ sees the texts attributed to them, an admin every text."""
 
 from __future__ import annotations
 
-from flask import request
+from flask import flash, request
 from flask_admin import expose
 from sqlalchemy import select
 
@@ -11,7 +11,7 @@ from bridge.messages import inbound_view, list_inbound
 from bridge.models import User
 
 from .auth import SecureView, signed_in_user
-from .common import db
+from .common import db, query_int
 
 PAGE_SIZE = 50
 
@@ -19,8 +19,10 @@ PAGE_SIZE = 50
 class InboundView(SecureView):
     @expose("/")
     def index(self):
-        raw = request.args.get("before", "")
-        before = min(int(raw), 2**63 - 1) if raw.isdigit() else 0
+        problems: list[str] = []
+        before = query_int(request.args, "before", problems) or 0
+        for problem in problems:
+            flash(problem, "error")
         user = signed_in_user()
         with db().begin():
             # One more than a page: whether there is an older page to link to.
@@ -30,4 +32,4 @@ class InboundView(SecureView):
         older = rows[-1]["id"] if len(found) > PAGE_SIZE else None
         return self.render(
             "smsbridge/inbound.html", rows=rows, before=before, older=older, show_users=user.is_admin
-        )
+        ), 400 if problems else 200

@@ -23,7 +23,7 @@ def _run(action, done) -> bool:
         with db().begin():
             result = action()
     except BridgeError as exc:
-        flash(exc.message, "error")
+        flash(str(exc), "error")  # "field: message" when a field is at fault
         return False
     flash(done(result) if callable(done) else done, "success")
     return True
@@ -44,8 +44,29 @@ class UsersView(SecureView):
                 .all()
             )
             rows = db().scalars(select(User).order_by(User.login)).all()
+            live_keys = [
+                {
+                    "prefix": k.prefix,
+                    "login": login,
+                    "created_at": k.created_at,
+                    "last_used_at": k.last_used_at,
+                }
+                for k, login in db()
+                .execute(
+                    select(ApiKey, User.login)
+                    .join(User, User.id == ApiKey.user_id)
+                    .where(ApiKey.revoked_at.is_(None))
+                    .order_by(User.login, ApiKey.id)
+                )
+                .all()
+            ]
         return self.render(
-            "smsbridge/users.html", users=rows, keys=keys, new_key=new_key, me=signed_in_user()
+            "smsbridge/users.html",
+            users=rows,
+            keys=keys,
+            live_keys=live_keys,
+            new_key=new_key,
+            me=signed_in_user(),
         )
 
     @expose("/")
@@ -66,7 +87,7 @@ class UsersView(SecureView):
     @expose("/<login>/block", methods=("POST",))
     def block(self, login: str):
         blocked = request.form.get("blocked") == "1"
-        if blocked and login == signed_in_user().login:
+        if blocked and users.normalise_login(login) == users.normalise_login(signed_in_user().login):
             flash("You cannot block yourself.", "error")
         else:
             _run(
@@ -79,7 +100,10 @@ class UsersView(SecureView):
     def password(self, login: str):
         _run(
             lambda: users.set_password(db(), login, request.form.get("password", "")),
-            f"Password of {login} changed; their open sessions have ended.",
+            lambda revoked: (
+                f"Password of {login} changed; their open sessions have ended and "
+                f"{revoked} API key(s) were revoked."
+            ),
         )
         return redirect(url_for(".index"))
 
@@ -88,8 +112,15 @@ class UsersView(SecureView):
         # Rendered, not redirected: the key must not travel through the
         # (signed, not encrypted) session cookie that carries flashes.
         issued: list[str] = []
-        if _run(lambda: issued.append(users.issue_api_key(db(), login)), f"New API key for {login}."):
+        replace = request.form.get("replace") == "on"
+        done = f"New API key for {login}" + ("; their other keys are revoked." if replace else ".")
+        if _run(lambda: issued.append(users.issue_api_key(db(), login, replace=replace)), done):
             return self._page(new_key=(login, issued[0]))
+        return redirect(url_for(".index"))
+
+    @expose("/keys/<prefix>/revoke", methods=("POST",))
+    def revoke_key(self, prefix: str):
+        _run(lambda: users.revoke_api_key(db(), prefix), f"API key {prefix}… revoked.")
         return redirect(url_for(".index"))
 
 
@@ -119,8 +150,8 @@ class SimsView(SecureView):
                 device=form.get("device", "").strip() or None,
                 connection=form.get("connection", "").strip() or "at",
                 simulated=simulated,
-                monthly_limit=form_int(form.get("monthly_limit")),
-                billing_day=form_int(form.get("billing_day"), default=1),
+                monthly_limit=form_int(form.get("monthly_limit"), field="monthly_limit"),
+                billing_day=form_int(form.get("billing_day"), default=1, field="billing_day"),
                 owner=form.get("owner") or None,
                 delivery_report=form.get("delivery_report") == "on",
             )
@@ -281,8 +312,10 @@ class SimsView(SecureView):
         form = request.form
 
         def change():
-            sims.set_limit(db(), sim_name, form_int(form.get("monthly_limit")))
-            sims.set_billing_day(db(), sim_name, form_int(form.get("billing_day"), default=1))
+            sims.set_limit(db(), sim_name, form_int(form.get("monthly_limit"), field="monthly_limit"))
+            sims.set_billing_day(
+                db(), sim_name, form_int(form.get("billing_day"), default=1, field="billing_day") or 1
+            )
             sims.set_owner(db(), sim_name, form.get("owner") or None)
             sims.set_delivery_report(db(), sim_name, form.get("delivery_report") == "on")
 

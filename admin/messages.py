@@ -3,8 +3,6 @@ timeline, and the cancel / retry actions."""
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 
 from flask import Response, flash, redirect, request, stream_with_context, url_for
@@ -17,12 +15,12 @@ from bridge.messages import message_view, visible_message
 from bridge.models import MessageStatus, Sim, User
 
 from .auth import SecureView, signed_in_user
-from .common import db, new_session, settings
+from .common import db, new_session, query_int, settings
+from .spreadsheet import csv_chunks
 
 PAGE_SIZE = 50
+MAX_PAGE = 10**9 // PAGE_SIZE  # an offset MariaDB takes without complaint
 _REPORT_WORDS = {None: "the SIM's setting", True: "asked for", False: "not asked for"}
-# A spreadsheet runs a cell starting with these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _viewer():
@@ -40,10 +38,6 @@ def _date(raw: str | None, problems: list[str], name: str) -> date | None:
         return None
 
 
-def _int(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() else None
-
-
 def filter_from_args(args, problems: list[str]) -> archive.MessageFilter:
     status = args.get("status") or None
     if status is not None and status not in {s.value for s in MessageStatus}:
@@ -51,8 +45,8 @@ def filter_from_args(args, problems: list[str]) -> archive.MessageFilter:
         status = None
     return archive.MessageFilter(
         status=MessageStatus(status) if status else None,
-        sim_id=_int(args.get("sim")),
-        user_id=_int(args.get("user")) if signed_in_user().is_admin else None,
+        sim_id=query_int(args, "sim", problems),
+        user_id=query_int(args, "user", problems) if signed_in_user().is_admin else None,
         created_from=_date(args.get("from"), problems, "from"),
         created_to=_date(args.get("to"), problems, "to"),
         search=args.get("q", "")[:100],
@@ -100,7 +94,7 @@ class MessagesView(SecureView):
     def index(self):
         problems: list[str] = []
         wanted = filter_from_args(request.args, problems)
-        page = max(_int(request.args.get("page")) or 1, 1)
+        page = max(query_int(request.args, "page", problems, maximum=MAX_PAGE) or 1, 1)
         with db().begin():
             total = archive.count_messages(db(), wanted, _viewer())
             rows = archive.list_messages(
@@ -125,32 +119,26 @@ class MessagesView(SecureView):
             statuses=[s.value for s in MessageStatus],
             sims=sims,
             users=users,
-        )
+        ), 400 if problems else 200
 
     @expose("/export.csv")
     def export(self):
-        wanted = filter_from_args(request.args, [])
+        problems: list[str] = []
+        wanted = filter_from_args(request.args, problems)
+        if problems:
+            return Response("\n".join(problems) + "\n", status=400, mimetype="text/plain")
         viewer = _viewer()
 
-        def lines():
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(archive.CSV_COLUMNS)
+        def rows():
             session = new_session()
             try:
                 with session.begin():
-                    for row in archive.iter_csv_rows(session, wanted, viewer):
-                        writer.writerow([_spreadsheet_safe(v) for v in row])
-                        if buffer.tell() > 64_000:
-                            yield buffer.getvalue()
-                            buffer.seek(0)
-                            buffer.truncate()
+                    yield from archive.iter_csv_rows(session, wanted, viewer)
             finally:
                 session.close()
-            yield buffer.getvalue()
 
         return Response(
-            stream_with_context(lines()),
+            stream_with_context(csv_chunks(archive.CSV_COLUMNS, rows())),
             mimetype="text/csv",
             headers={"Content-Disposition": "attachment; filename=messages.csv"},
         )
@@ -197,13 +185,3 @@ class MessagesView(SecureView):
             if action is archive.retry:
                 wake.notify(settings())
         return redirect(url_for(".detail", message_id=message_id))
-
-
-def _spreadsheet_safe(value):
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _is_phone(value):
-        return "'" + value
-    return value
-
-
-def _is_phone(value: str) -> bool:
-    return value.startswith("+") and value[1:].isdigit()

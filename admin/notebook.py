@@ -4,9 +4,6 @@ chart and a CSV download. Admins only: cell SQL runs as written."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import Response, flash, redirect, request, url_for
 from flask_admin import expose
 
@@ -17,6 +14,7 @@ from bridge.models import ReportCell
 from . import charts
 from .auth import SecureView
 from .common import db, report_engine
+from .spreadsheet import csv_chunks
 
 
 def _result_view(cell: ReportCell, result: reports.CellResult) -> dict:
@@ -74,16 +72,12 @@ class NotebookView(SecureView):
         if cell is None:
             return redirect(url_for(".index"))
         result = reports.run_cell(db(), report_engine(), cell)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
         if result.error or result.note:
-            writer.writerow(["message"])
-            writer.writerow([result.error or result.note])
+            chunks = csv_chunks(["message"], [[result.error or result.note]])
         else:
-            writer.writerow(result.columns)
-            writer.writerows([reports.display_value(v) for v in row] for row in result.rows)
+            chunks = csv_chunks(result.columns, result.rows, show=reports.display_value)
         return Response(
-            buffer.getvalue(),
+            "".join(chunks),
             mimetype="text/csv",
             headers={"Content-Disposition": f"attachment; filename=cell-{cell_id}.csv"},
         )

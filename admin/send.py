@@ -82,9 +82,16 @@ class SendView(SecureView):
     def describe(self):
         """Encoding and parts exactly as dispatch will split the text (the
         page's own counter is an instant estimate)."""
-        text = (request.get_json(silent=True) or {}).get("text", "")
-        if not isinstance(text, str) or len(text) > settings().max_parts * 160 * 2:
-            return jsonify({"error": "text too long"}), 400
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:
+            # The json module nests by recursion: "[[[[…" is a refusal, not a 500.
+            return jsonify({"error": "the JSON is nested too deeply", "field": "body"}), 400
+        text = body.get("text", "") if isinstance(body, dict) else ""
+        if not isinstance(text, str):
+            return jsonify({"error": "must be a string", "field": "text"}), 400
+        if len(text) > settings().max_parts * 160 * 2:
+            return jsonify({"error": "text too long", "field": "text"}), 400
         if not text:
             return jsonify({"encoding": "GSM-7", "parts": 0, "characters": 0})
         return jsonify(encoding.describe(text))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -33,6 +34,13 @@ def parse_positive_int(raw: str) -> int:
     value = int(raw)
     if value < 1:
         raise ValueError(f"expected a whole number >= 1, got {raw!r}")
+    return value
+
+
+def parse_non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"expected a whole number >= 0, got {raw!r}")
     return value
 
 
@@ -190,6 +198,25 @@ class Settings:
         "generated into state_dir when empty.",
         secret=True,
     )
+    notebook_db_password: str = setting(
+        "",
+        "Password of the Reports notebook's read-only DB account (or "
+        "SMSBRIDGE_NOTEBOOK_DB_PASSWORD_FILE); empty: the one `db init` generates into "
+        "state_dir/notebook_db_password. Set it where web servers of several hosts or "
+        "state_dirs share one database.",
+        secret=True,
+    )
+    secure_cookies: bool = setting(
+        False,
+        "Mark the admin's session cookie Secure on every answer (serve the admin over HTTPS only). "
+        "Off, it is still Secure on answers to HTTPS requests.",
+    )
+    trusted_proxies: int = setting(
+        0,
+        "Reverse proxies in front of smsbridge whose X-Forwarded-For and X-Forwarded-Proto are "
+        "believed (client address for the login throttle, HTTPS for the cookie); 0 believes none.",
+        parse=parse_non_negative_int,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -261,3 +288,24 @@ def _parse(setting: Setting, raw: str, where: str) -> Any:
         return setting.parse(raw)
     except ValueError as exc:
         raise SettingsError(f"{where}: {exc}") from exc
+
+
+def secret_file(settings: Settings, name: str) -> str:
+    """The secret in ``<state_dir>/<name>``, generated once (0600) when the
+    file is missing. Every process of the host must read the same value, so
+    it is created atomically: the first process writes it, the others read
+    what it wrote."""
+    path = Path(settings.state_dir) / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(scratch, path)  # fails if another process won the race
+        except FileExistsError:
+            pass
+        finally:
+            scratch.unlink()
+    return path.read_text(encoding="utf-8").strip()

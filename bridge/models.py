@@ -234,8 +234,33 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=_now_default())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)  # to the minute
 
     user: Mapped[User] = relationship()
+
+
+class AdminSession(Base):
+    """A logged-in admin session. The cookie carries a random token; only
+    its SHA-256 is stored, and deleting the row ends the session at once
+    (logout, a new password, a block)."""
+
+    __tablename__ = "admin_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LoginFailure(Base):
+    """Failed logins counted per client address and login (``login`` ""
+    counts every login from the address), shared by every web process."""
+
+    __tablename__ = "login_failures"
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime] = mapped_column(DateTime)
+    last_failed_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Sim(Base):
@@ -434,8 +459,20 @@ class OptOut(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class UserOptOut(Base):
+    """A number one user must not text (the user's own list); dispatch
+    honours it for that user's messages only."""
+
+    __tablename__ = "user_opt_outs"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    reason: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class OptOutEvent(Base):
-    """Who changed the opt-out list, when and why."""
+    """Who changed an opt-out list, when and why (``user_id``: whose own
+    list; None: the global one)."""
 
     __tablename__ = "opt_out_events"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -445,6 +482,7 @@ class OptOutEvent(Base):
     source: Mapped[str] = mapped_column(String(32))  # sms, cli, api, admin
     actor: Mapped[str | None] = mapped_column(String(64))  # login, or the texting number
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
 
 
 class InboundPart(Base):

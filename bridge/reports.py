@@ -1,20 +1,34 @@
 """The reports notebook: ordered cells, each a saved read-only SQL query or
 a built-in report, and the one way to run them.
 
-Cell SQL is written by admins and runs as written, on purpose. Two guards
-keep it to reading: a cheap check (one statement, SELECT or WITH, no
-``INTO OUTFILE``/locking reads) that gives a clear message, and the real one,
-a ``START TRANSACTION READ ONLY`` in which the server itself refuses any
-write. A statement time limit and a row cap bound what a query can cost.
+Cell SQL is written by admins and runs as written, on purpose. What keeps
+it to reading is the server, not a filter on text:
+
+- it runs as the notebook's own database account (``notebook_account``,
+  made by ``smsbridge db init``): SELECT on the bridge's and Gammu's tables,
+  without the columns that hold secrets or hashes and without the session
+  and throttle tables; no FILE, no PROCESS, no global privilege at all, and
+  the account's own ``MAX_STATEMENT_TIME``. Its password is generated into
+  ``<state_dir>/notebook_db_password`` (0600). Never the main account:
+  without this one, SQL cells do not run.
+- it runs inside ``START TRANSACTION READ ONLY``, where the server refuses
+  any write, with a statement time limit and a row cap.
+
+A check on the text (one statement, SELECT or WITH, no file functions, no
+locking reads), comments taken into account the way the server reads them,
+turns mistakes into clear words early. Locking reads need only SELECT, so
+for them this check and the time limit are the guard.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 import time
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 
 import phonenumbers
 from sqlalchemy import (
@@ -26,9 +40,12 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.mysql.base import MySQLDialect
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 from .clock import utcnow
+from .config import Settings
+from .db import make_engine
 from .errors import ReportError
 from .models import Message, MessageStatus, ReportCell
 from .sims import sim_overview
@@ -42,6 +59,7 @@ INBOUND_TABLE = "inbound_messages"
 # MariaDB/MySQL error numbers the notebook explains in words.
 _READ_ONLY_REFUSED = 1792
 _TIME_LIMIT_HIT = (1969, 3024)
+_NOT_GRANTED = (1045, 1142, 1143, 1227)  # access denied: table, column, privilege
 
 
 @dataclasses.dataclass
@@ -55,43 +73,132 @@ class CellResult:
 
 
 # --------------------------------------------------------------------------
+# The notebook's database account
+
+PASSWORD_FILE = "notebook_db_password"
+MISSING_ACCOUNT = (
+    "the notebook's read-only database account is not set up: run `smsbridge db init` "
+    "on this host as the user the web server runs as (it creates the account and its "
+    "password file, which that user must be able to read)"
+)
+
+
+def notebook_account(database_url: str | URL) -> str:
+    """The account's name: the database's, so that databases on one server
+    have accounts of their own."""
+    return f"{make_url(database_url).database}_notebook"
+
+
+def notebook_password_path(settings: Settings) -> Path:
+    return Path(settings.state_dir) / PASSWORD_FILE
+
+
+class NotebookEngine:
+    """The notebook account's engine, made on first use: `db init` may make
+    the account after the web server started. ``get()`` is None until then."""
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Engine | None:
+        with self._lock:
+            if self._engine is None:
+                url = notebook_database_url(self._settings)
+                if url is not None:
+                    # Cells may run up to their own time limit: a bound of their own.
+                    self._engine = make_engine(
+                        url, timeout=TIME_LIMIT_SECONDS + 2, pool_size=2, max_overflow=2
+                    )
+            return self._engine
+
+
+def notebook_database_url(settings: Settings) -> URL | None:
+    """database_url with the notebook's account, or None before `db init` made it."""
+    password = settings.notebook_db_password
+    if not password:
+        try:
+            password = notebook_password_path(settings).read_text(encoding="utf-8").strip()
+        except OSError:  # missing, or not this user's to read
+            return None
+    url = make_url(settings.database_url)
+    return url.set(username=notebook_account(url), password=password)
+
+
+# --------------------------------------------------------------------------
 # SQL cells
 
 _FIRST_WORD = re.compile(r"\s*([A-Za-z]+)")
-# Reads the read-only transaction does not stop: files on the DB server
-# (an account with the FILE privilege) and row locks that would stall dispatch.
+# Friendly early refusals, read on the statement as the server reads it
+# (see _as_the_server_reads): files on the DB server (the account has no
+# FILE privilege anyway) and row locks that would stall dispatch.
 _FORBIDDEN = re.compile(
     r"\binto\s+(outfile|dumpfile)\b|\bload_file\s*\(|\bfor\s+update\b"
     r"|\block\s+in\s+share\s+mode\b|\bfor\s+share\b",
     re.IGNORECASE,
 )
+# What MariaDB skips or reads specially: quoted text (kept, never searched),
+# comments (-- , #, /* */: a space) and executable comments (/*! … */ and
+# /*M! … */ with an optional version: their body is SQL the server runs).
+_LEXEME = re.compile(
+    r"""(?P<quoted>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*"|`(?:[^`]|``)*`)"""
+    r"|(?P<executable>/\*M?!\d{0,6})"
+    r"|(?P<comment>/\*.*?\*/|--(?:[ \t\r\n\f\v]|$)[^\n]*|\#[^\n]*)"
+    r"|(?P<end>\*/)",
+    re.DOTALL,
+)
+
+
+def _as_the_server_reads(statement: str) -> str:
+    """The statement with comments as spaces, executable comments opened,
+    and string literals blanked (so that words inside them are not taken
+    for SQL)."""
+    out: list[str] = []
+    position = 0
+    for match in _LEXEME.finditer(statement):
+        out.append(statement[position : match.start()])
+        kind = match.lastgroup
+        if kind == "quoted":
+            out.append(" '' ")
+        elif kind in ("executable", "end"):
+            out.append(" ")  # the body in between stays, as SQL
+        else:
+            out.append(" ")
+        position = match.end()
+    out.append(statement[position:])
+    return "".join(out)
 
 
 def check_read_only_sql(sql: str) -> str:
-    """The statement to run, or ReportError. Against writes it is not the
-    security boundary (the read-only transaction is): it turns obvious
-    mistakes into clear words. It alone stops file reads and locking reads."""
+    """The statement to run, or ReportError: clear words for a cell that
+    cannot be a read. Not the security boundary (the notebook's account and
+    the read-only transaction are); see the module's docstring."""
     statement = (sql or "").strip()
     if statement.endswith(";"):
         statement = statement[:-1].rstrip()
     if not statement:
         raise ReportError("the cell has no query")
-    if ";" in statement:
+    readable = _as_the_server_reads(statement)
+    if ";" in readable:
         raise ReportError("refused: one statement per cell (no ';' inside the query)")
-    first = _FIRST_WORD.match(statement)
+    first = _FIRST_WORD.match(readable)
     if not first or first.group(1).lower() not in ("select", "with"):
         raise ReportError("refused: the notebook only reads; a query starts with SELECT or WITH")
-    if _FORBIDDEN.search(statement):
+    if _FORBIDDEN.search(readable):
         raise ReportError("refused: INTO OUTFILE/DUMPFILE, LOAD_FILE and locking reads are not allowed")
     return statement
 
 
 def run_sql(
-    engine: Engine, sql: str, *, row_cap: int = ROW_CAP, time_limit: int = TIME_LIMIT_SECONDS
+    engine: Engine | None, sql: str, *, row_cap: int = ROW_CAP, time_limit: int = TIME_LIMIT_SECONDS
 ) -> CellResult:
+    """``engine``: the notebook account's (None: it is not set up, and the cell does not run)."""
     started = time.monotonic()
     try:
         statement = check_read_only_sql(sql)
+        if engine is None:
+            raise ReportError(MISSING_ACCOUNT)
         columns, rows, truncated = _read_only(engine, statement, row_cap, time_limit)
     except ReportError as exc:
         return CellResult(error=str(exc))
@@ -150,6 +257,11 @@ def _explain(exc: Exception) -> str:
     code = _error_code(exc)
     if code == _READ_ONLY_REFUSED:
         return "refused: the notebook only reads, and this query tried to write"
+    if code in _NOT_GRANTED:
+        return (
+            "refused: the notebook's account cannot read that (secrets, password and key "
+            "hashes, sessions and files are out of its reach; select the columns you need)"
+        )
     if code in _TIME_LIMIT_HIT:
         return f"stopped: the query ran longer than {TIME_LIMIT_SECONDS} s"
     detail = getattr(exc, "orig", exc)
@@ -166,7 +278,7 @@ def _error_code(exc: Exception) -> int | None:
 # Built-in reports: Python where SQL alone cannot say it well
 
 
-def _parts_per_sim(session: Session, _engine: Engine, row_cap: int) -> CellResult:
+def _parts_per_sim(session: Session, _engine: Engine | None, row_cap: int) -> CellResult:
     sims = sim_overview(session)
     return CellResult(
         ["sim", "parts_used", "monthly_limit", "period_start"],
@@ -175,7 +287,7 @@ def _parts_per_sim(session: Session, _engine: Engine, row_cap: int) -> CellResul
     )
 
 
-def _delivery_by_prefix(session: Session, _engine: Engine, row_cap: int) -> CellResult:
+def _delivery_by_prefix(session: Session, _engine: Engine | None, row_cap: int) -> CellResult:
     """Operators own number ranges: the first national digits after the
     country code (RU +7 9xx) tell them apart well enough."""
     rows = session.execute(
@@ -211,7 +323,7 @@ def _pct(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 1) if whole else 0.0
 
 
-def _inbound_keywords(session: Session, engine: Engine, row_cap: int) -> CellResult:
+def _inbound_keywords(session: Session, _engine: Engine | None, row_cap: int) -> CellResult:
     connection = session.connection()
     if not inspect(connection).has_table(INBOUND_TABLE):
         return CellResult(
@@ -242,7 +354,7 @@ BUILTINS = {
 }
 
 
-def run_builtin(session: Session, engine: Engine, name: str, *, row_cap: int = ROW_CAP) -> CellResult:
+def run_builtin(session: Session, engine: Engine | None, name: str, *, row_cap: int = ROW_CAP) -> CellResult:
     report = BUILTINS.get(name)
     if report is None:
         return CellResult(error=f"no built-in report {name!r}")
@@ -253,7 +365,9 @@ def run_builtin(session: Session, engine: Engine, name: str, *, row_cap: int = R
     return result
 
 
-def run_cell(session: Session, engine: Engine, cell: ReportCell, *, row_cap: int = ROW_CAP) -> CellResult:
+def run_cell(
+    session: Session, engine: Engine | None, cell: ReportCell, *, row_cap: int = ROW_CAP
+) -> CellResult:
     if cell.kind == "builtin":
         return run_builtin(session, engine, cell.query, row_cap=row_cap)
     return run_sql(engine, cell.query, row_cap=row_cap)

@@ -1,6 +1,7 @@
 """Creating and upgrading the database: Gammu's schema from
 ``sql/gammu-17.sql``, the bridge's by its migrations (``bridge/migrations``),
-and the least-privilege account for gammu-smsd.
+the least-privilege account for gammu-smsd and the reports notebook's
+read-only account.
 
 Gammu's tables are created once and never altered (another Gammu version is
 refused); the bridge's tables change only through migrations, and a process
@@ -15,9 +16,11 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from . import migrations
+from . import migrations, reports
+from .config import Settings, secret_file
 from .db import make_engine
 from .errors import SchemaError
 from .models import GAMMU_SCHEMA_VERSION, GammuBase, GammuVersion
@@ -34,7 +37,19 @@ GAMMU_GRANTS = {
     "phones": "SELECT, INSERT, UPDATE, DELETE",
     "sentitems": "SELECT, INSERT, UPDATE",
 }
+# What the notebook's account may not read: credentials and their hashes,
+# live sessions and the login throttle's addresses. A test checks that every
+# column named like a secret is here.
+NOTEBOOK_HIDDEN_TABLES = frozenset({"admin_sessions", "login_failures"})
+NOTEBOOK_HIDDEN_COLUMNS = {
+    "users": {"password_hash"},
+    "api_keys": {"key_hash"},
+    "webhooks": {"secret"},
+    "webhook_deliveries": {"secret"},
+    "rules": {"secret"},
+}
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,32}$")
+_ACCESS_DENIED = (1044, 1045, 1142, 1227, 1410)  # the server's "you may not", by error number
 MIGRATION_LOCK = "smsbridge_schema"
 MIGRATION_LOCK_WAIT = 60
 
@@ -239,6 +254,70 @@ def create_gammu_account(engine: Engine, user: str, password: str, host: str = "
         conn.execute(text(f"ALTER USER '{user}'@'{host}' IDENTIFIED BY :password"), {"password": password})
         for table, privileges in GAMMU_GRANTS.items():
             conn.execute(text(f"GRANT {privileges} ON `{database}`.`{table}` TO '{user}'@'{host}'"))
+
+
+def notebook_grants() -> dict[str, list[str] | None]:
+    """{table: the columns the notebook may read, or None for all of them}."""
+    grants: dict[str, list[str] | None] = {}
+    for table in (*GammuBase.metadata.sorted_tables, *migrations.target_metadata().sorted_tables):
+        if table.name in NOTEBOOK_HIDDEN_TABLES:
+            continue
+        hidden = NOTEBOOK_HIDDEN_COLUMNS.get(table.name, set())
+        grants[table.name] = [c.name for c in table.columns if c.name not in hidden] if hidden else None
+    return grants
+
+
+def create_notebook_account(engine: Engine, settings: Settings, host: str | None = None) -> str:
+    """The reports notebook's account (``reports.notebook_account``): SELECT
+    on ``notebook_grants()`` and nothing else, its statements cut off after
+    the notebook's time limit. Its password is the ``notebook_db_password``
+    setting, else generated once into ``<state_dir>/notebook_db_password``
+    (0600), where the web server reads it; running this again sets that
+    password and resets the grants to exactly these. Returns
+    "'user'@'host'"."""
+    url = engine.url
+    user = reports.notebook_account(url)
+    host = host or ("localhost" if url.host in (None, "", "localhost") else "%")
+    if not re.match(r"^[A-Za-z0-9_]{1,80}$", user) or not re.match(r"^[A-Za-z0-9_.%:-]{1,255}$", host):
+        raise SchemaError("the notebook's account and host must be plain identifiers")
+    password = settings.notebook_db_password or secret_file(settings, reports.PASSWORD_FILE)
+    account = f"'{user}'@'{host}'"
+    try:
+        with engine.begin() as conn:
+            database = conn.execute(text("SELECT DATABASE()")).scalar_one()
+            if not _IDENTIFIER.match(database or ""):
+                raise SchemaError(f"database name {database!r} must be letters, digits or _")
+            conn.execute(
+                text(f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY :password"), {"password": password}
+            )
+            conn.execute(
+                text(
+                    f"ALTER USER {account} IDENTIFIED BY :password "
+                    f"WITH MAX_STATEMENT_TIME {reports.TIME_LIMIT_SECONDS}"
+                ),
+                {"password": password},
+            )
+            conn.execute(text(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}"))
+            for table, columns in notebook_grants().items():
+                what = (
+                    "SELECT" if columns is None else "SELECT (" + ", ".join(f"`{c}`" for c in columns) + ")"
+                )
+                conn.execute(text(f"GRANT {what} ON `{database}`.`{table}` TO {account}"))
+    except DBAPIError as exc:
+        args = getattr(exc.orig, "args", ())
+        if not args or args[0] not in _ACCESS_DENIED:
+            raise
+        raise SchemaError(
+            f"cannot make the notebook's account {account}: {args[-1]}; run "
+            "`smsbridge db init` with a database account that may CREATE USER and GRANT"
+        ) from None
+    return account
+
+
+def drop_notebook_account(engine: Engine, host: str = "localhost") -> None:
+    """For tests and for an operator removing a database."""
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP USER IF EXISTS '{reports.notebook_account(engine.url)}'@'{host}'"))
 
 
 def bridge_ddl(engine: Engine) -> str:

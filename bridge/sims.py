@@ -23,11 +23,33 @@ from .models import AttemptOutcome, BalanceCheck, MessageAttempt, Outbox, Phone,
 from .phones import normalise_number
 from .users import get_user
 
-SIM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-CONNECTION = re.compile(r"^[a-z0-9-]{1,32}$")
+SIM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# Gammu's connection names (at, at115200, blue_at, fbus, dku5fbus, none, …).
+CONNECTION = re.compile(r"[a-z0-9_]{1,32}")
+MAX_LIMIT = 2**31 - 1  # the column's INT
 # In the order they win: a disabled SIM is "disabled" whatever else is true.
 STATES = ("disabled", "quarantined", "dead", "stalled", "healthy")
 UNSET = object()  # an option not given: leave the setting as it is
+
+
+def _check_device(device: str | None, connection: str) -> None:
+    """A device path and a connection name go into the daemon's config file:
+    one line each, an absolute path, no control characters."""
+    if device is not None and (
+        not device.startswith("/") or len(device) > 255 or any(ord(c) < 32 or ord(c) == 127 for c in device)
+    ):
+        raise UserError(
+            "a device is one absolute path of at most 255 characters, "
+            "e.g. /dev/serial/by-id/usb-…-if00-port0",
+            field="device",
+        )
+    if not CONNECTION.fullmatch(connection or ""):
+        raise UserError("a Gammu connection name, e.g. at or at115200", field="connection")
+
+
+def _check_limit(monthly_limit: int | None) -> None:
+    if monthly_limit is not None and not 0 <= monthly_limit <= MAX_LIMIT:
+        raise UserError(f"monthly limit must be 0 to {MAX_LIMIT} parts", field="monthly_limit")
 
 
 def add_sim(
@@ -45,14 +67,18 @@ def add_sim(
     delivery_report: bool = False,
 ) -> Sim:
     """Store the SIM and write its gammu-smsd config; the caller commits."""
-    if not SIM_NAME.match(name):
-        raise UserError("a SIM name is letters, digits, - and _ (up to 64), starting with a letter or digit")
+    if not SIM_NAME.fullmatch(name or ""):
+        raise UserError(
+            "a SIM name is letters, digits, - and _ (up to 64), starting with a letter or digit",
+            field="name",
+        )
     if simulated == bool(device):
         raise UserError("give either a device (a real modem) or simulated, not both or neither")
+    if not simulated:
+        _check_device(device, connection)
     if not 1 <= billing_day <= 28:
-        raise UserError("billing day must be between 1 and 28 (every month has it)")
-    if monthly_limit is not None and monthly_limit < 0:
-        raise UserError("monthly limit must be 0 or more parts")
+        raise UserError("billing day must be between 1 and 28 (every month has it)", field="billing_day")
+    _check_limit(monthly_limit)
     try:
         e164 = normalise_number(number, settings.default_region)
     except AcceptError as exc:
@@ -65,10 +91,6 @@ def add_sim(
         )
     if existing is not None:
         raise UserError(f"SIM {name!r} already exists")
-    if device is not None:
-        _check_device(device)
-    if not simulated:
-        _check_connection(connection)
     owner_user = get_user(session, owner) if owner else None
     sim = Sim(
         name=name,
@@ -139,21 +161,8 @@ def set_owner(session: Session, name: str, owner: str | None) -> None:
 
 
 def set_limit(session: Session, name: str, monthly_limit: int | None) -> None:
-    if monthly_limit is not None and monthly_limit < 0:
-        raise UserError("monthly limit must be 0 or more parts")
+    _check_limit(monthly_limit)
     get_sim(session, name).monthly_limit = monthly_limit
-
-
-def _check_device(device: str) -> None:
-    if not device.startswith("/") or any(c in device for c in "\r\n"):
-        raise UserError(
-            "a device is an absolute path, e.g. /dev/serial/by-id/usb-…-if00-port0", field="device"
-        )
-
-
-def _check_connection(connection: str) -> None:
-    if not CONNECTION.match(connection or ""):
-        raise UserError("a Gammu connection type, e.g. at or at115200", field="connection")
 
 
 def set_modem(
@@ -171,11 +180,10 @@ def set_modem(
     sim = get_sim(session, name)
     if sim.simulated and (device is not None or connection is not None):
         raise UserError(f"SIM {name} is simulated: it has no device or connection", field="device")
+    _check_device(device, connection if connection is not None else (sim.connection or "at"))
     if device is not None:
-        _check_device(device)
         sim.device = device
     if connection is not None:
-        _check_connection(connection)
         sim.connection = connection
     if pin is not smsd.KEEP and pin is not None and not smsd.PIN.match(str(pin)):
         raise UserError("a PIN is 4 to 8 digits", field="pin")

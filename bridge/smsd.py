@@ -114,25 +114,40 @@ def configured_pin(settings: Settings, name: str) -> str | None:
 
 
 def write_config(settings: Settings, sim, pin: object = KEEP) -> Path:
-    """Write the SIM's config; ``pin`` is a PIN, None for none, or KEEP."""
+    """Write the SIM's config (``pin``: a PIN, None for none, or KEEP) and its
+    ``.env``, each whole or not at all: rendered first (a value that cannot
+    be written refuses before any file is touched), then written to a
+    scratch file and renamed over the old."""
     if pin is KEEP:
         pin = configured_pin(settings, sim.name)
     if pin is not None and not (isinstance(pin, str) and PIN.match(pin)):
         raise SmsdError("a PIN is 4 to 8 digits")
     path = config_path(settings, sim.name)
+    config = render_config(settings, sim, pin)
+    environment = "".join(
+        f"{key}={_ini_value(value)}\n" for key, value in client_environment(settings).items()
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     (Path(settings.state_dir) / "log").mkdir(parents=True, exist_ok=True)
     if sim.simulated:
         modem_dir(settings, sim.name).mkdir(parents=True, exist_ok=True)
-    # The file holds a DB password: readable by its owner only.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(render_config(settings, sim, pin))
-    environment_path(settings, sim.name).write_text(
-        "".join(f"{key}={_ini_value(value)}\n" for key, value in client_environment(settings).items()),
-        encoding="utf-8",
-    )
+    _write_atomically(path, config)  # holds a DB password: 0600
+    _write_atomically(environment_path(settings, sim.name), environment)
     return path
+
+
+def _write_atomically(path: Path, content: str) -> None:
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(scratch, path)
+    except BaseException:
+        scratch.unlink(missing_ok=True)
+        raise
 
 
 def remove_config(settings: Settings, name: str) -> bool:

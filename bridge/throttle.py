@@ -1,55 +1,115 @@
-"""Slowing down password guessing, per client address. Used by the
-admin's login page and the classic /smsc call, whose every wrong password
-would otherwise cost an argon2 check (tens of milliseconds of CPU)."""
+"""Slowing down password guessing: the admin's login page and the classic
+/smsc call, whose every wrong password would otherwise cost an argon2 check
+and could be repeated without end.
+
+Failures are counted twice, in the database (``login_failures``) so that
+every web process of every host sees the same counts:
+
+- per (client address, login): after ``FREE_PER_LOGIN`` failures each
+  further one locks that login *from that address* twice as long as the
+  last (1 s, 2 s, 4 s … up to ``LONGEST``);
+- per client address, whatever the login: the same after
+  ``FREE_PER_ADDRESS`` failures, so that spraying many logins is slowed too.
+
+A success clears only its own (address, login) counter: logging in as
+oneself does not wipe the failures against someone else's login, nor the
+address's count. A counter with no failure for ``FORGET_AFTER`` starts
+again from nothing. Behind a reverse proxy the address is the client's only
+when the proxy is trusted (the ``trusted_proxies`` setting).
+
+Functions take a Session and do not commit, like every domain function."""
 
 from __future__ import annotations
 
 import math
-import threading
-import time
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.dialects.mysql import insert
+from sqlalchemy.orm import Session
+
+from .clock import utcnow
+from .models import LoginFailure
+
+FREE_PER_LOGIN = 5
+FREE_PER_ADDRESS = 20
+LONGEST = 900.0
+FORGET_AFTER = timedelta(hours=1)
+ANY_LOGIN = ""
+_KEY_LENGTH = 64  # the columns' size; longer logins are no user's anyway
 
 
-class LoginThrottle:
-    """Failed logins per client address. After ``free`` failures each
-    further one locks the address out for twice as long as the last (1 s,
-    2 s, 4 s … up to ``longest``); a success forgets the address.
+def _keys(address: str, login: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    address = (address or "?")[:_KEY_LENGTH]
+    return (address, (login or "").strip().lower()[:_KEY_LENGTH]), (address, ANY_LOGIN)
 
-    Kept in this process's memory: every gunicorn worker counts on its own
-    and a restart forgets, so N workers allow N times the guesses. It slows
-    guessing down; it is not an account lockout."""
 
-    def __init__(
-        self, free: int = 5, longest: float = 900.0, clock=time.monotonic, max_addresses: int = 10_000
-    ):
-        self.free = free
-        self.longest = longest
-        self.clock = clock
-        self.max_addresses = max_addresses
-        self._failures: dict[str, tuple[int, float]] = {}  # address -> (count, locked until)
-        self._lock = threading.Lock()
+def wait_seconds(session: Session, address: str, login: str, now: datetime | None = None) -> int:
+    """Seconds until ``login`` may be tried again from ``address``; 0 = now."""
+    now = now or utcnow()
+    pair, anyone = _keys(address, login)
+    until = session.scalar(
+        select(LoginFailure.locked_until)
+        .where(
+            LoginFailure.address == pair[0],
+            LoginFailure.login.in_({pair[1], anyone[1]}),
+            LoginFailure.locked_until > now,
+        )
+        .order_by(LoginFailure.locked_until.desc())
+        .limit(1)
+    )
+    return max(0, math.ceil((until - now).total_seconds())) if until else 0
 
-    def wait_seconds(self, address: str) -> int:
-        """Seconds until this address may try again; 0 = now."""
-        with self._lock:
-            _, until = self._failures.get(address, (0, 0.0))
-        return max(0, math.ceil(until - self.clock()))
 
-    def failed(self, address: str) -> None:
-        with self._lock:
-            count, _ = self._failures.get(address, (0, 0.0))
-            count += 1
-            delay = 0.0 if count <= self.free else min(2.0 ** (count - self.free - 1), self.longest)
-            self._failures[address] = (count, self.clock() + delay)
-            if len(self._failures) > self.max_addresses:
-                self._forget_oldest()
+def failed(session: Session, address: str, login: str, now: datetime | None = None) -> None:
+    """Count a wrong password for ``login`` from ``address``."""
+    now = now or utcnow()
+    pair, anyone = _keys(address, login)
+    for (addr, who), free in ((pair, FREE_PER_LOGIN), (anyone, FREE_PER_ADDRESS)):
+        # One statement, so that two processes counting at once both count.
+        upsert = insert(LoginFailure).values(
+            address=addr, login=who, failures=1, locked_until=now, last_failed_at=now
+        )
+        session.execute(
+            upsert.on_duplicate_key_update(
+                # MariaDB assigns in order: this reads last_failed_at before it changes.
+                failures=_restart_or_add(now),
+                last_failed_at=upsert.inserted.last_failed_at,
+            )
+        )
+        count = session.scalar(
+            select(LoginFailure.failures).where(LoginFailure.address == addr, LoginFailure.login == who)
+        )
+        if count and count > free:
+            delay = min(2.0 ** (count - free - 1), LONGEST)
+            until = now + timedelta(seconds=delay)
+            if until.microsecond:  # the column keeps whole seconds: round up, never shorten
+                until = until.replace(microsecond=0) + timedelta(seconds=1)
+            session.execute(
+                update(LoginFailure)
+                .where(LoginFailure.address == addr, LoginFailure.login == who)
+                .values(locked_until=until)
+            )
+    _forget_stale(session, now)
 
-    def succeeded(self, address: str) -> None:
-        with self._lock:
-            self._failures.pop(address, None)
 
-    def _forget_oldest(self) -> None:
-        # Bounded memory under a spray of addresses: drop the earliest locks.
-        for address, _ in sorted(self._failures.items(), key=lambda kv: kv[1][1])[
-            : len(self._failures) // 10
-        ]:
-            del self._failures[address]
+def _restart_or_add(now: datetime):
+    return case((LoginFailure.last_failed_at < now - FORGET_AFTER, 1), else_=LoginFailure.failures + 1)
+
+
+def succeeded(session: Session, address: str, login: str) -> None:
+    """The right password for ``login``: forget that pair's failures only."""
+    pair, _ = _keys(address, login)
+    session.execute(
+        delete(LoginFailure).where(LoginFailure.address == pair[0], LoginFailure.login == pair[1])
+    )
+
+
+def _forget_stale(session: Session, now: datetime) -> None:
+    # Bounded table under a spray of addresses and logins.
+    session.execute(
+        delete(LoginFailure)
+        .where(LoginFailure.last_failed_at < now - FORGET_AFTER, LoginFailure.locked_until < now)
+        .with_dialect_options(mysql_limit=100)
+        .execution_options(synchronize_session=False)
+    )

@@ -71,13 +71,39 @@ def vetted_address(url: str, *, allow_private: bool, field: str = "url") -> str:
     addresses = [str(info[4][0]) for info in infos]
     if not allow_private:
         for address in addresses:
-            if not ipaddress.ip_address(address).is_global:
+            if not is_public(address):
                 raise AcceptError(
                     field,
-                    f"{parsed.hostname} is a loopback or private address; "
+                    f"{parsed.hostname} is a loopback, private, multicast or reserved address; "
                     "set SMSBRIDGE_WEBHOOK_ALLOW_PRIVATE=1 to allow it",
                 )
     return addresses[0]
+
+
+# NAT64 prefixes (RFC 6052 well-known, RFC 8215 local use): the IPv4 address
+# is the last 32 bits, and a NAT64 gateway would connect to it.
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated "::a.b.c.d"
+
+
+def is_public(address: str) -> bool:
+    """A unicast address on the public internet, and so is every IPv4
+    address it carries inside: an IPv4-mapped, IPv4-compatible or NAT64
+    address is judged by the IPv4 address it is translated to, a 6to4 or
+    Teredo one by itself and the IPv4 address inside."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone id is no part of it
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            return _public(ip.ipv4_mapped)
+        if ip in _IPV4_COMPATIBLE or any(ip in net for net in _NAT64):
+            return _public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        inside = [a for a in (ip.sixtofour, *(ip.teredo or ())) if a is not None]
+        return _public(ip) and all(_public(a) for a in inside)
+    return _public(ip)
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
 
 
 def set_webhook(session: Session, settings: Settings, login: str, url: str) -> str:

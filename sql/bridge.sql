@@ -1,18 +1,14 @@
 -- The bridge's own tables. Generated from bridge/models.py by
 -- `smsbridge db ddl`; `smsbridge db init` creates them.
 
-CREATE TABLE opt_out_events (
-	id BIGINT NOT NULL AUTO_INCREMENT, 
-	phone VARCHAR(20) NOT NULL, 
-	action VARCHAR(8) NOT NULL, 
-	reason VARCHAR(255), 
-	source VARCHAR(32) NOT NULL, 
-	actor VARCHAR(64), 
-	created_at DATETIME NOT NULL, 
-	PRIMARY KEY (id)
+CREATE TABLE login_failures (
+	address VARCHAR(64) NOT NULL, 
+	login VARCHAR(64) NOT NULL, 
+	failures INTEGER NOT NULL, 
+	locked_until DATETIME NOT NULL, 
+	last_failed_at DATETIME NOT NULL, 
+	PRIMARY KEY (address, login)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
-
-CREATE INDEX ix_opt_out_events_phone ON opt_out_events (phone);
 
 CREATE TABLE opt_outs (
 	phone VARCHAR(20) NOT NULL, 
@@ -44,6 +40,15 @@ CREATE TABLE users (
 	UNIQUE (login)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE admin_sessions (
+	id VARCHAR(64) NOT NULL, 
+	user_id INTEGER NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	expires_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
 CREATE TABLE api_keys (
 	id INTEGER NOT NULL AUTO_INCREMENT, 
 	user_id INTEGER NOT NULL, 
@@ -51,10 +56,26 @@ CREATE TABLE api_keys (
 	prefix VARCHAR(16) NOT NULL, 
 	created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, 
 	revoked_at DATETIME, 
+	last_used_at DATETIME, 
 	PRIMARY KEY (id), 
 	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE, 
 	UNIQUE (key_hash)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE opt_out_events (
+	id BIGINT NOT NULL AUTO_INCREMENT, 
+	phone VARCHAR(20) NOT NULL, 
+	action VARCHAR(8) NOT NULL, 
+	reason VARCHAR(255), 
+	source VARCHAR(32) NOT NULL, 
+	actor VARCHAR(64), 
+	created_at DATETIME NOT NULL, 
+	user_id INTEGER, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_opt_out_events_phone ON opt_out_events (phone);
 
 CREATE TABLE rules (
 	id INTEGER NOT NULL AUTO_INCREMENT, 
@@ -125,6 +146,15 @@ CREATE TABLE sims (
 	PRIMARY KEY (id), 
 	UNIQUE (name), 
 	FOREIGN KEY(owner_id) REFERENCES users (id) ON DELETE SET NULL
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE user_opt_outs (
+	user_id INTEGER NOT NULL, 
+	phone VARCHAR(20) NOT NULL, 
+	reason VARCHAR(255), 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (user_id, phone), 
+	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE TABLE webhook_deliveries (

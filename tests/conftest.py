@@ -33,7 +33,7 @@ from bridge.config import load_settings
 from bridge.db import make_engine, make_session_factory
 from bridge.jobs.health import check_health
 from bridge.models import Base, GammuBase
-from bridge.schema import create_database_if_missing, init_schema
+from bridge.schema import create_database_if_missing, create_notebook_account, init_schema
 from bridge.web import create_app
 
 DEFAULT_SERVER = "mysql+pymysql://root@localhost/?unix_socket=/run/mysqld/mysqld.sock"
@@ -89,9 +89,12 @@ def engine(settings):
     create_database_if_missing(settings.database_url)
     engine = make_engine(settings.database_url)
     init_schema(engine)
+    create_notebook_account(engine, settings)  # as `db init` does
     yield engine
     with engine.begin() as conn:
-        conn.execute(text(f"DROP DATABASE `{make_url(settings.database_url).database}`"))
+        name = make_url(settings.database_url).database
+        conn.execute(text(f"DROP DATABASE `{name}`"))
+        conn.execute(text(f"DROP USER IF EXISTS '{name}_notebook'@'localhost'"))
     engine.dispose()
 
 
@@ -115,6 +118,7 @@ def scratch_databases(database_url):
         with server.begin() as conn:
             for name in made:
                 conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+                conn.execute(text(f"DROP USER IF EXISTS '{name}_notebook'@'localhost'"))
     finally:
         server.dispose()
 

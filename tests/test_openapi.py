@@ -190,9 +190,11 @@ def test_answers_of_the_real_api_fit_the_document(client, modems, make_user, ses
     )
     api.check(client.post(optouts, headers=auth, json={"phone": "+79991112244"}), "post", optouts)
     api.check(client.post(optouts, headers=auth, json={"phone": "12"}), "post", optouts)
+    api.check(client.post(optouts, headers=as_admin, json={"phone": "+79991112244"}), "post", optouts)
     listing = api.check(client.get(optouts, headers=as_admin), "get", optouts).get_json()
     assert {o["source"] for o in listing} == {"api", "sms"}
-    api.check(client.get(optouts, headers=auth), "get", optouts)
+    own = api.check(client.get(optouts, headers=auth), "get", optouts).get_json()
+    assert [o["phone"] for o in own] == ["+79991112244"]
     api.check(client.delete(f"{optouts}/+79991112244", headers=auth), "delete", one_optout)
     api.check(client.delete(f"{optouts}/+79991112244?reason=ok", headers=as_admin), "delete", one_optout)
     api.check(client.delete(f"{optouts}/+79991112244", headers=as_admin), "delete", one_optout)

@@ -143,6 +143,8 @@ def test_demo_prints_lines_that_work_and_stops_on_a_signal_to_the_script(setting
         "SMSBRIDGE_FOR_TESTS": "1",  # the venv this test runs in
         "PORT": str(free_port()),
         "SMSBRIDGE_STATUS_FREQUENCY": "1",
+        # The demo's `db init` shares the run's database: the same notebook password.
+        "SMSBRIDGE_NOTEBOOK_DB_PASSWORD_FILE": str(Path(settings.state_dir) / "notebook_db_password"),
     }
     log = (tmp_path / "demo.log").open("wb")
     demo = subprocess.Popen(

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from .. import encoding, usage, webhooks
+from .. import encoding, optouts, usage, webhooks
 from .. import sims as sims_module
 from ..clock import utcnow
 from ..config import Settings
@@ -25,7 +25,6 @@ from ..models import (
     Message,
     MessageAttempt,
     MessageStatus,
-    OptOut,
     Outbox,
     OutboxMultipart,
     Phone,
@@ -94,12 +93,8 @@ def dispatch(
     result.expired = len(expired)
 
     live = [m for m in claimed if m.id not in expired]
-    opted = (
-        set(session.scalars(select(OptOut.phone).where(OptOut.phone.in_({m.recipient for m in live}))))
-        if live
-        else set()
-    )
-    opted_ids = {m.id for m in live if m.recipient in opted and not m.ignore_opt_out}
+    opted = optouts.opted_out(session, {(m.user_id, m.recipient) for m in live})
+    opted_ids = {m.id for m in live if (m.user_id, m.recipient) in opted and not m.ignore_opt_out}
     _finish(session, list(opted_ids), MessageStatus.OPTED_OUT, now, "recipient opted out")
     result.opted_out = len(opted_ids)
     live = [m for m in live if m.id not in opted_ids]

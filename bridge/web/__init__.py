@@ -12,6 +12,7 @@ from flask import Flask, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import Engine, text
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from admin import init_admin
 
@@ -24,7 +25,6 @@ from ..db import (
     make_engine,
     make_session_factory,
 )
-from ..throttle import LoginThrottle
 from .api import classic, v1
 
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -46,16 +46,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         settings.database_url, timeout=settings.db_timeout, pool_size=10, max_overflow=20
     )
     sessions = make_session_factory(engine)
-    # The notebook's cells may run up to their own time limit: a bound of their own.
-    report_engine = make_engine(
-        settings.database_url, timeout=reports.TIME_LIMIT_SECONDS + 2, pool_size=2, max_overflow=2
-    )
     unavailable = UnavailableLog()
     app.extensions["smsbridge"] = {
         "engine": engine,
         "sessions": sessions,
-        "report_engine": report_engine,
-        "throttle": LoginThrottle(),
+        # The notebook's cells run as its own read-only account, never this one.
+        "report_engine": reports.NotebookEngine(settings),
         "unavailable": unavailable,
     }
 
@@ -63,9 +59,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        # Every error is JSON, also 404/405/413 raised by Flask itself.
+        # Every error is JSON, also 404/405/413 raised by Flask itself; its
+        # headers (Allow on a 405) stay.
         assert exc.code is not None  # Flask hands an exception without a code to no handler
-        return _error_body(exc.code, exc.description), exc.code
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return _error_body(exc.code, exc.description), exc.code, headers
 
     def _database_unavailable(exc: Exception):
         unavailable.record(exc)
@@ -91,6 +89,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.register_blueprint(classic)
     app.register_blueprint(v1)
     init_admin(app)
+    if settings.trusted_proxies:
+        # Outermost, so that the API and the admin both see the client's
+        # address (login throttle) and scheme (Secure cookie).
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0, x_port=0, x_prefix=0)  # type: ignore[method-assign]
     return app
 
 

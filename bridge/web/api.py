@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from .. import optouts, wake, webhooks
+from .. import optouts, throttle, users, wake, webhooks
 from ..accept import accept
+from ..clock import iso_utc
 from ..errors import AcceptError, AuthError, BridgeError, NotFound
 from ..messages import inbound_view, list_inbound, message_view, visible_message
 from ..sims import sim_overview
@@ -86,9 +87,10 @@ def smsc():
         send = parse(ClassicSend, _classic_values(ClassicSend))
         return send.tel, send.msg, send.options()
 
-    throttle = current_app.extensions["smsbridge"]["throttle"]
     address = request.remote_addr or "?"
-    wait = throttle.wait_seconds(address)
+    session = _session()
+    with session.begin():
+        wait = throttle.wait_seconds(session, address, credentials.login)
     if wait:
         response, status = _classic_error(None, f"too many wrong passwords; try again in {wait} s", 429)
         response.headers["Retry-After"] = str(wait)
@@ -101,12 +103,14 @@ def smsc():
         )
     except AuthError as exc:
         if exc.status == 401:
-            throttle.failed(address)
+            with session.begin():
+                throttle.failed(session, address, credentials.login)
         return _classic_error(None, exc.message, exc.status)
     except AcceptError as exc:
         field = CLASSIC_FIELDS.get(exc.field, exc.field)
         return _classic_error(field, f"{field}: {exc.message}", exc.status)
-    throttle.succeeded(address)
+    with session.begin():
+        throttle.succeeded(session, address, credentials.login)
     assert send is not None  # _send read the fields before it could accept them
     count = len(result.messages)
     description = f"queued {count} message{'s' if count != 1 else ''}"
@@ -214,11 +218,17 @@ def inbound_messages():
 
 @v1.get("/optouts")
 def get_opt_outs():
-    # Every user's customers, with what they texted: for admins only.
-    if not _api_user().is_admin:
-        raise AuthError("only an admin may read the opt-out list", status=403)
+    # The global list holds every user's customers, with what they texted:
+    # for admins only. A user reads their own list.
+    user = _api_user()
     with _session().begin():
-        return jsonify(optouts.list_opt_outs(_session()))
+        return jsonify(optouts.list_opt_outs(_session(), owner=_list_owner(user)))
+
+
+def _list_owner(user):
+    """Whose opt-out list a call changes: an admin's calls change the
+    global list, a user's their own."""
+    return None if user.is_admin else user
 
 
 def _json_body() -> object:
@@ -244,6 +254,7 @@ def add_opt_out():
             source="api",
             actor=user.login,
             region=_settings().default_region,
+            owner=_list_owner(user),
         )
     return jsonify({"phone": body.phone, "added": added}), 201 if added else 200
 
@@ -251,8 +262,6 @@ def add_opt_out():
 @v1.delete("/optouts/<path:phone>")
 def remove_opt_out(phone: str):
     user = _api_user()
-    if not user.is_admin:
-        raise AuthError("only an admin may take a number off the opt-out list", status=403)
     # The body is optional here: anything but an object is no reason at all.
     body = _json_body()
     reason = (
@@ -267,6 +276,7 @@ def remove_opt_out(phone: str):
             source="api",
             actor=user.login,
             region=_settings().default_region,
+            owner=_list_owner(user),
         )
     if not removed:
         raise NotFound(f"{phone} is not on the opt-out list")
@@ -287,6 +297,17 @@ def put_webhook():
             "signature_header": "X-Smsbridge-Signature",
         }
     )
+
+
+@v1.delete("/keys/<prefix>")
+def revoke_key(prefix: str):
+    """A user revokes one of their own keys (an admin any), by its prefix
+    or the whole key; the key of this very request may be the one."""
+    user = _api_user()
+    with _session().begin():
+        key = users.revoke_api_key(_session(), prefix, owner=None if user.is_admin else user)
+        answer = {"prefix": key.prefix, "revoked_at": iso_utc(key.revoked_at)}
+    return jsonify(answer)
 
 
 @v1.get("/openapi.json")

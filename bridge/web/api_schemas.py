@@ -598,12 +598,17 @@ class OptOut(ResponseModel):
 
 class OptOutAdded(ResponseModel):
     phone: str = Field(description="As given in the request.")
-    added: bool = Field(description="False: it was already on the list.")
+    added: bool = Field(description="False: it was already on that list.")
 
 
 class OptOutRemoved(ResponseModel):
     phone: str = Field(description="As given in the path.")
     removed: Literal[True]
+
+
+class KeyRevoked(ResponseModel):
+    prefix: str = Field(description="The revoked key's first 10 characters.")
+    revoked_at: datetime
 
 
 class WebhookSettings(ResponseModel):

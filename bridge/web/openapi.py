@@ -70,6 +70,7 @@ TAGS = {
     "optouts": "JSON API: numbers that asked not to be texted; dispatch never sends to them "
     "(the message becomes `opted_out`).",
     "webhooks": "JSON API: where events are POSTed.",
+    "keys": "JSON API: the user's API keys.",
     "meta": "Health and this document.",
 }
 
@@ -141,9 +142,10 @@ def _classic(method: str, path: str, operation_id: str) -> Route:
         "401": error("Wrong login or password (no `field`)."),
         "403": error("The user is blocked, or no SIM is available to this user (no `field`)."),
         "429": Reply(
-            "Too many wrong passwords from this address: after 5, each further one "
-            "locks the address out twice as long (1 s, 2 s, … 15 min). Try again "
-            "after `Retry-After` seconds.",
+            "Too many wrong passwords: after 5 for one login from one address (or 20 "
+            "for any logins from one address), each further one locks it out twice "
+            "as long (1 s, 2 s, … 15 min), in every web process. A right password "
+            "clears only its own login's count. Try again after `Retry-After` seconds.",
             s.ClassicError,
             headers={"Retry-After": {"schema": {"type": "integer"}}},
         ),
@@ -309,12 +311,13 @@ ROUTES = (
         "/api/v1/optouts",
         "listOptOuts",
         "optouts",
-        "The whole opt-out list, oldest first",
-        description="Admins only: the list holds every user's customers and what they texted.",
+        "The opt-out list, oldest first",
+        description="An admin reads the global list (every user's customers and what they "
+        "texted); any other user reads their own list.",
         replies={
             "200": Reply("Every number on the list.", list[s.OptOut]),
             "401": UNAUTHORIZED,
-            "403": Reply("Not an admin, or a blocked user.", s.Error),
+            "403": BLOCKED,
         },
     ),
     Route(
@@ -323,12 +326,17 @@ ROUTES = (
         "addOptOut",
         "optouts",
         "Put a number on the opt-out list",
-        description="Any user may add a number; only admins may remove one. The change is "
-        "recorded with the user's login.",
+        description="An admin adds to the global list (no user's messages reach the number; "
+        "STOP replies feed it too); any other user adds to their own list (only their "
+        "messages are kept from the number). The change is recorded with the user's login.",
         body=s.OptOutRequest,
         replies={
             "201": Reply("Added.", s.OptOutAdded),
-            "200": Reply("Already on the list; nothing changed (`added` is false).", s.OptOutAdded),
+            "200": Reply(
+                "Already on that list (the global one for an admin, the user's own otherwise); "
+                "nothing changed (`added` is false).",
+                s.OptOutAdded,
+            ),
             "400": Reply(
                 "`field` names the fault: `body` (not a JSON object), `phone` "
                 "(missing, not a string or not a valid phone number) or `reason` "
@@ -345,10 +353,11 @@ ROUTES = (
         "/api/v1/optouts/{phone}",
         "removeOptOut",
         "optouts",
-        "Take a number off the opt-out list (admins only)",
-        description='A reason may come as a JSON body `{"reason": ...}` or as the query '
+        "Take a number off the opt-out list",
+        description="An admin takes it off the global list, any other user off their own. "
+        'A reason may come as a JSON body `{"reason": ...}` or as the query '
         "parameter `reason` (the body wins). The change is recorded with the "
-        "admin's login.",
+        "user's login.",
         body=s.OptOutRemoval,
         body_required=False,
         parameters=(
@@ -376,8 +385,8 @@ ROUTES = (
                 s.Error,
             ),
             "401": UNAUTHORIZED,
-            "403": Reply("The user is not an admin, or is blocked.", s.Error),
-            "404": Reply("The number is not on the opt-out list.", s.Error),
+            "403": BLOCKED,
+            "404": Reply("The number is not on that list.", s.Error),
             "413": TOO_LARGE,
         },
     ),
@@ -403,6 +412,39 @@ ROUTES = (
             "401": UNAUTHORIZED,
             "403": BLOCKED,
             "413": TOO_LARGE,
+        },
+    ),
+    Route(
+        "delete",
+        "/api/v1/keys/{prefix}",
+        "revokeKey",
+        "keys",
+        "Revoke an API key",
+        description="A user revokes one of their own keys, an admin any user's. The key "
+        "stops working at once, in every process; it may be the key of this very request. "
+        "`smsbridge user keys LOGIN` lists a user's keys by prefix.",
+        parameters=(
+            {
+                "name": "prefix",
+                "in": "path",
+                "required": True,
+                "description": "The key's first 10 characters (`sb_` and 7 more), or the whole key.",
+                "schema": {"type": "string", "minLength": 10},
+            },
+        ),
+        replies={
+            "200": Reply("Revoked.", s.KeyRevoked),
+            "400": Reply(
+                "`field` is `prefix`: shorter than 10 characters, or more than one live key "
+                "starts with it (give the whole key).",
+                s.Error,
+            ),
+            "401": UNAUTHORIZED,
+            "403": BLOCKED,
+            "404": Reply(
+                "No live key of this user starts with the prefix (also for another user's key).",
+                s.Error,
+            ),
         },
     ),
     Route(
