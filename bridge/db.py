@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, cast
 
+import pymysql
 from flask import g
 from sqlalchemy import Engine, Executable, create_engine, event
 from sqlalchemy.engine import URL, CursorResult, make_url
@@ -27,6 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 # What a caller sees while the server is unreachable, restarting, frozen or
 # too busy: the request may be tried again later, nothing is wrong with it.
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)
+# The driver's own errors, as the pool meets them below SQLAlchemy's wrapping.
+_DBAPI_UNREACHABLE = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
 log = logging.getLogger("smsbridge.db")
 
 
@@ -46,6 +49,7 @@ def make_engine(database_url: str | URL, *, timeout: float | None = None, **kwar
             **kwargs.get("connect_args", {}),
         }
         kwargs.setdefault("pool_timeout", seconds)
+    quiet_pool_tracebacks()
     engine = create_engine(
         url,
         isolation_level="READ COMMITTED",
@@ -90,6 +94,28 @@ def bind_to_requests(app, sessions: sessionmaker[Session]) -> None:
         session = g.pop("db_session", None)
         if session is not None:
             session.close()
+
+
+class _NoTracebackWhenUnreachable(logging.Filter):
+    """SQLAlchemy's pool logs a whole traceback when it cannot roll back a
+    connection to a server that went away; that is the outage already
+    reported in one line, so keep its message and drop the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and isinstance(exc, (*UNAVAILABLE, *_DBAPI_UNREACHABLE)):
+            record.msg = (
+                f"{record.getMessage()}: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
+            )
+            record.args, record.exc_info, record.exc_text = (), None, None
+        return True
+
+
+def quiet_pool_tracebacks() -> None:
+    """Install the filter once per process (idempotent)."""
+    pool_log = logging.getLogger("sqlalchemy.pool.impl.QueuePool")
+    if not any(isinstance(f, _NoTracebackWhenUnreachable) for f in pool_log.filters):
+        pool_log.addFilter(_NoTracebackWhenUnreachable())
 
 
 class UnavailableLog:

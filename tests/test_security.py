@@ -480,13 +480,14 @@ def test_a_30_digit_limit_on_an_existing_sim_is_refused(client, make_user, sim):
 
 
 def test_a_refused_sim_add_leaves_no_file(runner, settings, sessions):
-    result = runner.invoke(cli.main, ["sim", "add", "sim1\n", "--number", "+79990000002", "--simulated"])
+    # Names no other test uses: the configs folder is shared by the whole run.
+    result = runner.invoke(cli.main, ["sim", "add", "refused1\n", "--number", "+79990000002", "--simulated"])
     assert result.exit_code == 1 and "SIM name" in result.output
     result = runner.invoke(
-        cli.main, ["sim", "add", "sim2", "--number", "+79990000003", "--device", "/dev/ttyUSB0\nx"]
+        cli.main, ["sim", "add", "refused2", "--number", "+79990000003", "--device", "/dev/ttyUSB0\nx"]
     )
     assert result.exit_code == 1 and "device" in result.output
-    assert not {"sim1\n", "sim1", "sim2"} & set(smsd.configured_sims(settings))
+    assert not {"refused1\n", "refused1", "refused2"} & set(smsd.configured_sims(settings))
     assert not list(Path(settings.smsdrc_dir).glob(".*.tmp"))
 
 
