@@ -212,6 +212,28 @@ def user_unblock(ctx, login):
     click.echo(f"user {login} unblocked")
 
 
+@user.command("set")
+@click.argument("login")
+@click.option(
+    "--send-window",
+    metavar="HH:MM-HH:MM|none",
+    help="Quiet hours: texts go out only in this window of local time (e.g. 09:00-21:00; "
+    "22:00-06:00 spans midnight) and wait outside it; 'none' sends at any time.",
+)
+@click.option("--timezone", metavar="ZONE", help="The window's time zone, an IANA name (default UTC).")
+@pass_ctx
+def user_set(ctx, login, send_window, timezone):
+    """Change a user's settings; options not given stay as they are."""
+    if send_window is None and timezone is None:
+        raise click.UsageError("nothing to change: give at least one option")
+    with ctx.sessions.begin() as session:
+        window = users.send_window(users.set_send_window(session, login, send_window, timezone))
+    click.echo(
+        f"user {login}: "
+        + (f"texts go out {window.describe()}, held outside it" if window else "texts go out at any time")
+    )
+
+
 @user.command("token")
 @click.argument("login")
 @pass_ctx
@@ -272,7 +294,7 @@ def sim_add(
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def sim_list(ctx, as_json):
-    """Every SIM: health, signal, parts used this month, messages waiting."""
+    """Every SIM: health, signal, parts used this month, messages waiting, pacing windows."""
     with ctx.sessions.begin() as session:
         rows = sims.sim_overview(session)
     if as_json:
@@ -287,9 +309,12 @@ def sim_list(ctx, as_json):
             state = "disabled, " + state
         limit = r["monthly_limit"] if r["monthly_limit"] is not None else "-"
         signal_ = f"{r['signal']}%" if r["signal"] is not None and r["signal"] >= 0 else "-"
+        pace = " ".join(
+            f"{w['used']}/{w['limit']} per {w['window']}" for w in r["windows"] if w["limit"] is not None
+        )
         click.echo(
             f"{r['name']:<12} {r['number']:<14} {state:<28} {signal_:>6} "
-            f"{str(r['parts_used']) + '/' + str(limit):>12} {r['waiting']:>7}"
+            f"{str(r['parts_used']) + '/' + str(limit):>12} {r['waiting']:>7}" + (f"  {pace}" if pace else "")
         )
 
 
@@ -316,12 +341,31 @@ def sim_disable(ctx, name):
 on_off = click.Choice(["on", "off"])
 
 
-def _limit(value: str | None) -> int | None:
+def _limit(value: str | None, option: str = "--monthly-limit") -> int | None:
     if value is None or value.lower() == "none":
         return None
     if not value.isdigit():
-        raise click.BadParameter("a whole number of parts, or 'none'", param_hint="--monthly-limit")
+        raise click.BadParameter("a whole number, or 'none'", param_hint=option)
     return int(value)
+
+
+PACING_OPTIONS = {
+    "max_per_minute": "SMS parts per rolling minute; also spaces texts evenly. 'none': no limit.",
+    "max_per_hour": "SMS parts per rolling hour; 'none': no limit.",
+    "max_per_day": "SMS parts per rolling 24 hours; 'none': no limit.",
+    "max_recipients_per_month": "Distinct numbers per billing month; 'none': no limit.",
+}
+
+
+def pacing_options(command):
+    for name, help_ in reversed(PACING_OPTIONS.items()):
+        command = click.option("--" + name.replace("_", "-"), name, metavar="N|none", help=help_)(command)
+    return click.option(
+        "--jitter",
+        type=click.IntRange(0, 3600),
+        metavar="SECONDS",
+        help="A random 0-SECONDS between two texts.",
+    )(command)
 
 
 @sim.command("set")
@@ -332,10 +376,20 @@ def _limit(value: str | None) -> int | None:
 @click.option(
     "--delivery-reports", type=on_off, help="Ask for delivery reports unless a message says otherwise."
 )
+@pacing_options
 @pass_ctx
-def sim_set(ctx, name, monthly_limit, billing_day, owner, delivery_reports):
+def sim_set(ctx, name, monthly_limit, billing_day, owner, delivery_reports, jitter, **limits):
     """Change a SIM's settings; options not given stay as they are."""
-    if monthly_limit is None and billing_day is None and owner is None and delivery_reports is None:
+    pacing = {k: _limit(v, "--" + k.replace("_", "-")) for k, v in limits.items() if v is not None}
+    if jitter is not None:
+        pacing["jitter"] = jitter
+    if (
+        monthly_limit is None
+        and billing_day is None
+        and owner is None
+        and delivery_reports is None
+        and not pacing
+    ):
         raise click.UsageError("nothing to change: give at least one option")
     with ctx.sessions.begin() as session:
         if monthly_limit is not None:
@@ -346,6 +400,8 @@ def sim_set(ctx, name, monthly_limit, billing_day, owner, delivery_reports):
             sims.set_owner(session, name, None if owner.lower() == "none" else owner)
         if delivery_reports is not None:
             sims.set_delivery_report(session, name, delivery_reports == "on")
+        if pacing:
+            sims.set_pacing(session, name, **pacing)
     click.echo(f"SIM {name} changed")
 
 
@@ -401,8 +457,14 @@ def smsd_status(ctx, names):
 @click.option("--flash", is_flag=True, help="Class 0: shown on screen, not stored.")
 @click.option("--attempts", type=int, default=1, show_default=True, help="Tries across SIMs.")
 @click.option("--user", "login", required=True, help="Send as this user.")
+@click.option(
+    "--quiet-hours/--ignore-quiet-hours",
+    default=True,
+    show_default=True,
+    help="Hold it outside the user's send window, or send it whenever due (codes, alarms).",
+)
 @pass_ctx
-def send(ctx, to, text, flash, attempts, login):
+def send(ctx, to, text, flash, attempts, login, quiet_hours):
     """Queue a text, as the API would."""
     with ctx.sessions.begin() as session:
         sender = users.get_user(session, login)
@@ -411,7 +473,7 @@ def send(ctx, to, text, flash, attempts, login):
             sender,
             to,
             text,
-            SendOptions(flash=flash, attempts=attempts),
+            SendOptions(flash=flash, attempts=attempts, quiet_hours=quiet_hours),
             settings=ctx.settings,
             source="cli",
         )

@@ -36,6 +36,7 @@ class SendOptions:
     valid_for: int | None = None  # seconds after send_at (or now)
     delivery_report: bool | None = None  # None: the SIM's default
     callback_url: str | None = None  # events for this message go here
+    quiet_hours: bool = True  # False: may go out in the user's quiet hours (codes, alarms)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,6 +196,7 @@ def accept(
             delivery_report=options.delivery_report,
             callback_url=options.callback_url,
             ignore_opt_out=False,
+            quiet_hours=options.quiet_hours,
         )
         for number in numbers
     ]
@@ -211,6 +213,8 @@ def accept(
 
 def _payload_hash(numbers: list[str], text: str, options: SendOptions) -> str:
     payload = {"to": numbers, "text": text, **dataclasses.asdict(options)}
+    if options.quiet_hours:
+        del payload["quiet_hours"]  # the default: hashes of requests stored before it existed hold
     payload["send_at"] = options.send_at.isoformat() if options.send_at else None
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 

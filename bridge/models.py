@@ -6,7 +6,7 @@ from them and checked by a test)."""
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from sqlalchemy import (
     BigInteger,
@@ -20,6 +20,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    Time,
     UniqueConstraint,
     text,
 )
@@ -130,6 +131,10 @@ def _now_default():
     return text("CURRENT_TIMESTAMP")
 
 
+def _true_default():
+    return text("1")
+
+
 class MessageStatus(enum.StrEnum):
     """`queued` → `dispatched` (in a SIM's outbox) → `sent` (the network took every part) →
     `delivered` or `undelivered` when a delivery report comes back. Also final: `failed`,
@@ -177,6 +182,11 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=_now_default())
+    # Quiet hours: texts go out only between start and end, local time in
+    # ``timezone`` (an IANA name); None = any time. end < start spans midnight.
+    send_window_start: Mapped[time | None] = mapped_column(Time)
+    send_window_end: Mapped[time | None] = mapped_column(Time)
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
 
 class ApiKey(Base):
@@ -210,6 +220,14 @@ class Sim(Base):
     healthy: Mapped[bool] = mapped_column(Boolean, default=False)
     health_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=_now_default())
+    # Pacing (``usage.Pace``): SMS parts per rolling minute, hour and day;
+    # distinct recipients per billing period; a random 0..jitter seconds
+    # between two texts. None = no limit.
+    max_per_minute: Mapped[int | None] = mapped_column(Integer)
+    max_per_hour: Mapped[int | None] = mapped_column(Integer)
+    max_per_day: Mapped[int | None] = mapped_column(Integer)
+    max_recipients_per_month: Mapped[int | None] = mapped_column(Integer)
+    jitter: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     owner: Mapped[User | None] = relationship()
 
@@ -270,6 +288,8 @@ class Message(Base):
     callback_url: Mapped[str | None] = mapped_column(String(2048))
     # Only the confirmation of a STOP may reach a number that just opted out.
     ignore_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    # False: sent whenever due, even in the user's quiet hours (one-time codes, alarms).
+    quiet_hours: Mapped[bool] = mapped_column(Boolean, default=True, server_default=_true_default())
     created_at: Mapped[datetime] = mapped_column(DateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -285,7 +305,12 @@ class MessageAttempt(Base):
     """One hand-off of a message to one SIM's outbox (Gammu's ID)."""
 
     __tablename__ = "message_attempts"
-    __table_args__ = (Index("ix_attempts_outcome", "outcome", "outbox_id"), TABLE_OPTIONS)
+    __table_args__ = (
+        Index("ix_attempts_outcome", "outcome", "outbox_id"),
+        # A SIM's recent sends, for its pacing windows (``usage.traffic``).
+        Index("ix_attempts_sim_finished", "sim_id", "finished_at"),
+        TABLE_OPTIONS,
+    )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     sim_id: Mapped[int] = mapped_column(ForeignKey("sims.id", ondelete="CASCADE"))
@@ -299,6 +324,16 @@ class MessageAttempt(Base):
 
     message: Mapped[Message] = relationship(back_populates="attempts")
     sim: Mapped[Sim] = relationship()
+
+
+class SimRecipient(Base):
+    """A number a SIM has been handed a text for in one billing period: the
+    count is what ``max_recipients_per_month`` limits."""
+
+    __tablename__ = "sim_recipients"
+    sim_id: Mapped[int] = mapped_column(ForeignKey("sims.id", ondelete="CASCADE"), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(20), primary_key=True)  # E.164
 
 
 class OptOut(Base):

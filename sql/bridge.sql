@@ -40,6 +40,9 @@ CREATE TABLE users (
 	is_admin BOOL NOT NULL, 
 	blocked BOOL NOT NULL, 
 	created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, 
+	send_window_start TIME, 
+	send_window_end TIME, 
+	timezone VARCHAR(64), 
 	PRIMARY KEY (id), 
 	UNIQUE (login)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
@@ -100,6 +103,11 @@ CREATE TABLE sims (
 	healthy BOOL NOT NULL, 
 	health_changed_at DATETIME, 
 	created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, 
+	max_per_minute INTEGER, 
+	max_per_hour INTEGER, 
+	max_per_day INTEGER, 
+	max_recipients_per_month INTEGER, 
+	jitter INTEGER NOT NULL DEFAULT 0, 
 	PRIMARY KEY (id), 
 	UNIQUE (name), 
 	FOREIGN KEY(owner_id) REFERENCES users (id) ON DELETE SET NULL
@@ -173,6 +181,7 @@ CREATE TABLE messages (
 	delivery_status INTEGER, 
 	callback_url VARCHAR(2048), 
 	ignore_opt_out BOOL NOT NULL, 
+	quiet_hours BOOL NOT NULL DEFAULT 1, 
 	created_at DATETIME NOT NULL, 
 	dispatched_at DATETIME, 
 	sent_at DATETIME, 
@@ -186,6 +195,14 @@ CREATE TABLE messages (
 CREATE INDEX ix_messages_claim ON messages (status, priority DESC, due_at, id);
 
 CREATE INDEX ix_messages_user_created ON messages (user_id, created_at);
+
+CREATE TABLE sim_recipients (
+	sim_id INTEGER NOT NULL, 
+	period_start DATE NOT NULL, 
+	recipient VARCHAR(20) NOT NULL, 
+	PRIMARY KEY (sim_id, period_start, recipient), 
+	FOREIGN KEY(sim_id) REFERENCES sims (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE TABLE sim_usage (
 	sim_id INTEGER NOT NULL, 
@@ -231,6 +248,8 @@ CREATE TABLE message_attempts (
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE INDEX ix_attempts_outcome ON message_attempts (outcome, outbox_id);
+
+CREATE INDEX ix_attempts_sim_finished ON message_attempts (sim_id, finished_at);
 
 CREATE TABLE rule_results (
 	id BIGINT NOT NULL AUTO_INCREMENT, 

@@ -92,6 +92,7 @@ def test_request_schemas_are_the_validating_models():
         "valid_for",
         "delivery_report",
         "callback_url",
+        "quiet_hours",
     }
 
 
