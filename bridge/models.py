@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.mysql import DATETIME
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 GAMMU_SCHEMA_VERSION = 17
@@ -320,6 +321,9 @@ class MessageAttempt(Base):
     outcome: Mapped[AttemptOutcome] = mapped_column(_enum(AttemptOutcome), default=AttemptOutcome.PENDING)
     error: Mapped[str | None] = mapped_column(String(255))
     dispatched_at: Mapped[datetime] = mapped_column(DateTime)
+    # The slot pacing gave it: its SendingDateTime, to the microsecond
+    # (Gammu's column keeps whole seconds). None before pacing existed.
+    send_after: Mapped[datetime | None] = mapped_column(DATETIME(fsp=6))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     message: Mapped[Message] = relationship(back_populates="attempts")

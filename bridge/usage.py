@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select, tuple_, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
@@ -84,11 +85,13 @@ def lock_month(session: Session, keys: list[MonthKey]) -> dict[int, int]:
     used = _lock(session, keys)
     missing = [(sim_id, start) for sim_id, start in keys if sim_id not in used]
     if missing:
-        # Once per SIM and month. Only here: INSERT IGNORE on an existing row
-        # takes a shared lock, and two dispatchers upgrading theirs deadlock.
+        # Once per SIM and month, in SIM order. Not INSERT IGNORE: on a row
+        # another dispatcher has just made it takes a shared lock, and two
+        # dispatchers upgrading theirs to the lock below deadlock. ON
+        # DUPLICATE KEY UPDATE takes the exclusive lock at once: they queue.
         session.execute(
-            mysql_insert(SimUsage).prefix_with("IGNORE"),
-            [{"sim_id": sim_id, "period_start": start, "parts": 0} for sim_id, start in missing],
+            mysql_insert(SimUsage).on_duplicate_key_update(parts=SimUsage.parts),
+            [{"sim_id": sim_id, "period_start": start, "parts": 0} for sim_id, start in sorted(missing)],
         )
         used = _lock(session, keys)
     return used
@@ -191,14 +194,18 @@ def slot(pace: Pace, traffic: Traffic, parts: int, now: datetime) -> Slot:
         room = limit - traffic.in_flight - parts  # parts already sent that may stay in the window
         if room < 0:
             # Even with nothing sent before it, the window cannot take it yet.
-            reason = f"{limit} parts per {name}" + (f" (a text of {parts})" if parts > limit else "")
+            reason = _per(limit, name) + (f" (a text of {parts})" if parts > limit else "")
             return Slot(None, reason)
         opens = _opens(traffic.sent, seconds, room, now)
         if opens > at:
-            at, why = opens, f"{limit} parts per {name}"
+            at, why = opens, _per(limit, name)
     if traffic.next_free is not None and traffic.next_free > at:
         at, why = traffic.next_free, "spacing between texts"
     return Slot(at, why)
+
+
+def _per(limit: int, window: str) -> str:
+    return f"{limit} part{'s' if limit != 1 else ''} per {window}"
 
 
 def _opens(sent: list[tuple[datetime, int]], seconds: int, room: int, now: datetime) -> datetime:
@@ -223,7 +230,9 @@ def take(pace: Pace, traffic: Traffic, parts: int, at: datetime, new_recipient: 
         traffic.next_free = at + timedelta(seconds=pace.gap(parts) + random.uniform(0, pace.jitter))
 
 
-def traffic(session: Session, sims: list, now: datetime, *, every: bool = False) -> dict[int, Traffic]:
+def traffic(
+    session: Session, sims: Sequence[Any], now: datetime, *, every: bool = False
+) -> dict[int, Traffic]:
     """Traffic of the paced ones of ``sims`` (rows with ``id``, ``billing_day``
     and the pacing columns; ``every``: of all, for screens). Dispatch reads it
     after their usage rows are locked."""
@@ -235,7 +244,7 @@ def traffic(session: Session, sims: list, now: datetime, *, every: bool = False)
         longest = max(
             [seconds for _, seconds, field in WINDOWS if any(getattr(paces[i], field) for i in paced)] or [60]
         )
-        recent = session.execute(
+        done = session.execute(
             select(MessageAttempt.sim_id, MessageAttempt.finished_at, func.sum(MessageAttempt.parts))
             .where(
                 MessageAttempt.sim_id.in_(paced),
@@ -244,6 +253,9 @@ def traffic(session: Session, sims: list, now: datetime, *, every: bool = False)
             )
             .group_by(MessageAttempt.sim_id, MessageAttempt.finished_at)
         ).all()
+        recent: list[tuple[int, datetime, int]] = [
+            (sim_id, at, int(parts)) for sim_id, at, parts in done if at
+        ]
         # Pending attempts, in one statement (one snapshot) with their outbox
         # row and what gammu-smsd wrote to sentitems: a row gone from the
         # outbox with its sentitems written was sent then, before harvest
@@ -257,6 +269,7 @@ def traffic(session: Session, sims: list, now: datetime, *, every: bool = False)
             select(
                 MessageAttempt.sim_id,
                 MessageAttempt.parts,
+                MessageAttempt.send_after,
                 Outbox.id.label("queued"),
                 Outbox.sending_datetime,
                 sent_at.label("sent_at"),
@@ -270,14 +283,16 @@ def traffic(session: Session, sims: list, now: datetime, *, every: bool = False)
                 recent.append((row.sim_id, row.sent_at, row.parts))
                 continue
             found[row.sim_id].in_flight += row.parts
-            # Gammu sends a row after its SendingDateTime; a row gone from
-            # the outbox went at the latest now.
-            due = now if row.queued is None else row.sending_datetime + timedelta(seconds=1)
+            # Its slot; else Gammu sends a row after its SendingDateTime; a
+            # row gone from the outbox went at the latest now.
+            due = row.send_after or (
+                now if row.queued is None else row.sending_datetime + timedelta(seconds=1)
+            )
             end = due + timedelta(seconds=paces[row.sim_id].gap(row.parts))
             last[row.sim_id] = max(last.get(row.sim_id, end), end)
-        for sim_id, at, parts in sorted(recent, key=lambda r: (r[0], r[1])):
-            found[sim_id].sent.append((at, int(parts)))
-            end = at + timedelta(seconds=paces[sim_id].gap(int(parts)))
+        for sim_id, at, parts in sorted(recent):
+            found[sim_id].sent.append((at, parts))
+            end = at + timedelta(seconds=paces[sim_id].gap(parts))
             last[sim_id] = max(last.get(sim_id, end), end)
         for sim_id, end in last.items():
             found[sim_id].next_free = end + timedelta(seconds=random.uniform(0, paces[sim_id].jitter))

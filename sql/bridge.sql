@@ -241,6 +241,7 @@ CREATE TABLE message_attempts (
 	outcome ENUM('pending','sent','error','taken_back') NOT NULL, 
 	error VARCHAR(255), 
 	dispatched_at DATETIME NOT NULL, 
+	send_after DATETIME(6), 
 	finished_at DATETIME, 
 	PRIMARY KEY (id), 
 	FOREIGN KEY(message_id) REFERENCES messages (id) ON DELETE CASCADE, 

@@ -148,7 +148,8 @@ def dispatch(
         window = windows.get(message.user_id) if message.quiet_hours else None
         opens = window.opens_at(now) if window else None
         if window and opens:
-            wait = _Wait(f"quiet hours: texts go out {window.describe()}; held until {iso_utc(opens)}", opens)
+            shown = iso_utc(_whole_second(opens))
+            wait = _Wait(f"quiet hours: texts go out {window.describe()}; held until {shown}", opens)
         else:
             parts = encoding.encode(message.text, flash=message.flash, reference=message.id)
             choice = _pick(
@@ -302,9 +303,15 @@ def _pace_wait(
         opens = "once it sends the texts it holds"
     else:
         at, why, sim = min(known, key=lambda item: (item[0], item[2].id))
-        opens = f"opens {iso_utc(at)}"
+        opens = f"opens {iso_utc(_whole_second(at))}"
     head = f"SIM {sim.name}" if len(later) == 1 else f"{NO_PACE}; first SIM {sim.name}"
     return _Wait(f"{head}: {why}, {opens}", None if at is None else at - lookahead)
+
+
+def _whole_second(at: datetime) -> datetime:
+    """``at`` rounded up to the second, as it is shown."""
+    whole = at.replace(microsecond=0)
+    return whole if whole == at else whole + timedelta(seconds=1)
 
 
 def _not_before(at: datetime, now: datetime) -> datetime:
@@ -314,8 +321,7 @@ def _not_before(at: datetime, now: datetime) -> datetime:
     so the row never goes before it."""
     if at <= now:
         return now - timedelta(seconds=1)
-    whole = at.replace(microsecond=0)
-    return whole if whole < at else whole - timedelta(seconds=1)
+    return _whole_second(at) - timedelta(seconds=1)
 
 
 def _write_outbox(session: Session, placed, now: datetime) -> None:
@@ -372,8 +378,9 @@ def _write_outbox(session: Session, placed, now: datetime) -> None:
                 "period_start": sim.period,
                 "outcome": AttemptOutcome.PENDING,
                 "dispatched_at": now,
+                "send_after": at,
             }
-            for m, sim, parts, _ in placed
+            for m, sim, parts, at in placed
         ],
     )
 

@@ -1,5 +1,6 @@
 """Pacing and quiet hours: per-SIM sending windows, the recipients a SIM has
-texted in a period, a user's send window and a message's opt-out of it.
+texted in a period, the slot an attempt was given, a user's send window and
+a message's opt-out of it.
 
 Revision ID: 0002
 Revises: 0001
@@ -12,15 +13,22 @@ which changes nothing while no user has a window.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-OPTIONS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
+OPTIONS: dict[str, Any] = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_unicode_ci",
+}
 SIM_LIMITS = ("max_per_minute", "max_per_hour", "max_per_day", "max_recipients_per_month")
 
 
@@ -34,6 +42,7 @@ def upgrade() -> None:
     op.add_column(
         "messages", sa.Column("quiet_hours", sa.Boolean(), server_default=sa.text("1"), nullable=False)
     )
+    op.add_column("message_attempts", sa.Column("send_after", mysql.DATETIME(fsp=6), nullable=True))
     op.create_index("ix_attempts_sim_finished", "message_attempts", ["sim_id", "finished_at"])
     op.create_table(
         "sim_recipients",
@@ -49,6 +58,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("sim_recipients")
     op.drop_index("ix_attempts_sim_finished", table_name="message_attempts")
+    op.drop_column("message_attempts", "send_after")
     op.drop_column("messages", "quiet_hours")
     for name in ("timezone", "send_window_end", "send_window_start"):
         op.drop_column("users", name)
