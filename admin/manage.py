@@ -8,7 +8,7 @@ from flask_admin import expose
 from sqlalchemy import func, select
 
 from bridge import optouts, sims, users
-from bridge.errors import BridgeError
+from bridge.errors import BridgeError, UserError
 from bridge.models import ApiKey, Sim, User
 
 from .auth import SecureView, current_user
@@ -81,6 +81,20 @@ class UsersView(SecureView):
         )
         return redirect(url_for(".index"))
 
+    @expose("/<login>/window", methods=("POST",))
+    def window(self, login: str):
+        """Quiet hours: the send window ("" or none: any time) and its time zone."""
+        _run(
+            lambda: users.set_send_window(
+                db(),
+                login,
+                request.form.get("send_window", "").strip() or "none",
+                request.form.get("timezone", "").strip() or None,
+            ),
+            f"Send window of {login} saved.",
+        )
+        return redirect(url_for(".index"))
+
     @expose("/<login>/key", methods=("POST",))
     def key(self, login: str):
         # Rendered, not redirected: the key must not travel through the
@@ -145,9 +159,21 @@ class SimsView(SecureView):
             sims.set_billing_day(db(), sim_name, form_int(form.get("billing_day"), default=1))
             sims.set_owner(db(), sim_name, form.get("owner") or None)
             sims.set_delivery_report(db(), sim_name, form.get("delivery_report") == "on")
+            sims.set_pacing(db(), sim_name, **_pacing(form))
 
         _run(change, f"SIM {sim_name} saved.")
         return redirect(url_for(".index"))
+
+
+def _pacing(form) -> dict[str, int | None]:
+    """The pacing inputs of a SIM's settings form; blank is no limit (no jitter)."""
+    values: dict[str, int | None] = {}
+    for name in sims.PACING:
+        raw = form.get(name, "").strip()
+        if raw and not raw.isdigit():
+            raise UserError(f"{name.replace('_', ' ')}: {raw!r} is not a whole number", field=name)
+        values[name] = int(raw) if raw else (0 if name == "jitter" else None)
+    return values
 
 
 class OptOutsView(SecureView):

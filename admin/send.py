@@ -21,7 +21,7 @@ DELIVERY_REPORT = {"default": None, "yes": True, "no": False}
 class SendView(SecureView):
     @expose("/", methods=("GET", "POST"))
     def index(self):
-        form = {"to": "", "text": "", "attempts": "1", "flash": False, "report": "default"}
+        form = {"to": "", "text": "", "attempts": "1", "flash": False, "report": "default", "anytime": False}
         errors: dict[str, str] = {}
         accepted = None
         if request.method == "POST":
@@ -31,6 +31,7 @@ class SendView(SecureView):
                 "attempts": request.form.get("attempts", "1"),
                 "flash": request.form.get("flash") == "on",
                 "report": request.form.get("report", "default"),
+                "anytime": request.form.get("anytime") == "on",
             }
             try:
                 accepted = self._send(form)
@@ -55,7 +56,10 @@ class SendView(SecureView):
         if form["report"] not in DELIVERY_REPORT:
             raise AcceptError("report", "choose the SIM's default, yes or no")
         options = SendOptions(
-            flash=form["flash"], attempts=attempts, delivery_report=DELIVERY_REPORT[form["report"]]
+            flash=form["flash"],
+            attempts=attempts,
+            delivery_report=DELIVERY_REPORT[form["report"]],
+            quiet_hours=not form["anytime"],
         )
         with db().begin():
             result = accept(
