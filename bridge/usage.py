@@ -124,6 +124,8 @@ def change(session: Session, changes: dict[MonthKey, int]) -> None:
 
 # (name, seconds, Pace field): the rolling windows a SIM may be limited in.
 WINDOWS = (("minute", 60, "per_minute"), ("hour", 3600, "per_hour"), ("day", 86400, "per_day"))
+# How finely gammu-smsd records when it sent (SendingDateTime, whole seconds).
+RECORDED_TO = timedelta(seconds=1)
 # Sends counted per window for a SIM: done (sent, or failed on the air) ones.
 _COUNTED = (AttemptOutcome.SENT, AttemptOutcome.ERROR)
 
@@ -210,15 +212,19 @@ def _per(limit: int, window: str) -> str:
 
 def _opens(sent: list[tuple[datetime, int]], seconds: int, room: int, now: datetime) -> datetime:
     """When no more than ``room`` of the ``sent`` parts are left in the
-    window of ``seconds`` that ends then (the oldest leave it first)."""
-    inside = [(at, parts) for at, parts in sent if at > now - timedelta(seconds=seconds)]
+    window of ``seconds`` that ends then (the oldest leave it first). A send
+    stays in it a second longer than the window: gammu-smsd records the
+    second it sent in (rounded down), so it may have gone up to a second
+    later, and the window holds in real time, not only in its records."""
+    length = timedelta(seconds=seconds) + RECORDED_TO
+    inside = [(at, parts) for at, parts in sent if at > now - length]
     total = sum(parts for _, parts in inside)
     for at, parts in inside:
         if total <= room:
             break
         total -= parts
         if total <= room:
-            return at + timedelta(seconds=seconds)
+            return at + length
     return now
 
 
@@ -248,7 +254,7 @@ def traffic(
             select(MessageAttempt.sim_id, MessageAttempt.finished_at, func.sum(MessageAttempt.parts))
             .where(
                 MessageAttempt.sim_id.in_(paced),
-                MessageAttempt.finished_at > now - timedelta(seconds=longest),
+                MessageAttempt.finished_at > now - timedelta(seconds=longest) - RECORDED_TO,
                 MessageAttempt.outcome.in_(_COUNTED),
             )
             .group_by(MessageAttempt.sim_id, MessageAttempt.finished_at)
