@@ -255,6 +255,28 @@ def user_unblock(ctx, login):
     click.echo(f"user {login} unblocked")
 
 
+@user.command("set")
+@click.argument("login")
+@click.option(
+    "--send-window",
+    metavar="HH:MM-HH:MM|none",
+    help="Quiet hours: texts go out only in this window of local time (e.g. 09:00-21:00; "
+    "22:00-06:00 spans midnight) and wait outside it; 'none' sends at any time.",
+)
+@click.option("--timezone", metavar="ZONE", help="The window's time zone, an IANA name (default UTC).")
+@pass_ctx
+def user_set(ctx, login, send_window, timezone):
+    """Change a user's settings; options not given stay as they are."""
+    if send_window is None and timezone is None:
+        raise click.UsageError("nothing to change: give at least one option")
+    with ctx.sessions.begin() as session:
+        window = users.send_window(users.set_send_window(session, login, send_window, timezone))
+    click.echo(
+        f"user {login}: "
+        + (f"texts go out {window.describe()}, held outside it" if window else "texts go out at any time")
+    )
+
+
 @user.command("token")
 @click.argument("login")
 @click.option("--replace", is_flag=True, help="Revoke the user's other keys at the same time.")
@@ -348,7 +370,7 @@ def sim_add(
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def sim_list(ctx, as_json):
-    """Every SIM: state, signal, parts used this month, messages waiting, balance."""
+    """Every SIM: state, signal, parts used this month, messages waiting, balance, pacing."""
     with ctx.sessions.begin() as session:
         rows = sims.sim_overview(session)
     if as_json:
@@ -363,9 +385,13 @@ def sim_list(ctx, as_json):
         money = "-"
         if r["balance"] is not None:
             money = f"{r['balance']:.2f} at {r['balance_at'][:16]}" + (" LOW" if r["balance_low"] else "")
+        pace = " ".join(
+            f"{w['used']}/{w['limit']} per {w['window']}" for w in r["windows"] if w["limit"] is not None
+        )
         click.echo(
             f"{r['name']:<12} {r['number']:<14} {r['state']:<12} {signal_:>6} "
             f"{str(r['parts_used']) + '/' + str(limit):>12} {r['waiting']:>7}  {money}"
+            + (f"  {pace}" if pace else "")
         )
         if r["state_reason"]:
             click.echo(f"{'':<12} {r['state']}: {r['state_reason']}")
@@ -430,11 +456,11 @@ def sim_disable(ctx, name):
 on_off = click.Choice(["on", "off"])
 
 
-def _limit(value: str | None) -> int | None:
+def _limit(value: str | None, option: str = "--monthly-limit") -> int | None:
     if value is None or value.lower() == "none":
         return None
     if not value.isdigit():
-        raise click.BadParameter("a whole number of parts, or 'none'", param_hint="--monthly-limit")
+        raise click.BadParameter("a whole number, or 'none'", param_hint=option)
     return int(value)
 
 
@@ -443,6 +469,25 @@ def _none(value: str | None):
     if value is None:
         return sims.UNSET
     return None if value.lower() == "none" else value
+
+
+PACING_OPTIONS = {
+    "max_per_minute": "SMS parts per rolling minute; also spaces texts evenly. 'none': no limit.",
+    "max_per_hour": "SMS parts per rolling hour; 'none': no limit.",
+    "max_per_day": "SMS parts per rolling 24 hours; 'none': no limit.",
+    "max_recipients_per_month": "Distinct numbers per billing month; 'none': no limit.",
+}
+
+
+def pacing_options(command):
+    for name, help_ in reversed(PACING_OPTIONS.items()):
+        command = click.option("--" + name.replace("_", "-"), name, metavar="N|none", help=help_)(command)
+    return click.option(
+        "--jitter",
+        type=click.IntRange(0, 3600),
+        metavar="SECONDS",
+        help="A random 0-SECONDS between two texts.",
+    )(command)
 
 
 @sim.command("set")
@@ -473,6 +518,7 @@ def _none(value: str | None):
 @click.option("--balance-every", help="Check the balance every this many hours; 'none': only when asked.")
 @click.option("--balance-pattern", help="Regex that finds the amount in the answer; 'none': the default.")
 @click.option("--balance-low", help="Below this amount the SIM raises balance_low; 'none': never.")
+@pacing_options
 @pass_ctx
 def sim_set(
     ctx,
@@ -494,11 +540,16 @@ def sim_set(
     balance_every,
     balance_pattern,
     balance_low,
+    jitter,
+    **limits,
 ):
     """Change a SIM's settings; options not given stay as they are."""
     options = click.get_current_context().params
     if all(value is None for key, value in options.items() if key != "name"):
         raise click.UsageError("nothing to change: give at least one option")
+    pacing = {k: _limit(v, "--" + k.replace("_", "-")) for k, v in limits.items() if v is not None}
+    if jitter is not None:
+        pacing["jitter"] = jitter
     every = _none(balance_every)
     if isinstance(every, str):
         if not every.isdigit():
@@ -535,6 +586,8 @@ def sim_set(
         }
         if any(v is not sims.UNSET for v in balance_options.values()):
             sims.set_balance(session, name, **balance_options)
+        if pacing:
+            sims.set_pacing(session, name, **pacing)
     click.echo(f"SIM {name} changed")
     if modem_changed:
         if smsd.running_pid(ctx.settings, name) is not None:
@@ -733,8 +786,14 @@ def modem_scan(ctx):
     show_default=True,
     help="If its SIM's daemon goes away mid-send: fail (at most once) or resend (at least once).",
 )
+@click.option(
+    "--quiet-hours/--ignore-quiet-hours",
+    default=True,
+    show_default=True,
+    help="Hold it outside the user's send window, or send it whenever due (codes, alarms).",
+)
 @pass_ctx
-def send(ctx, to, text, flash, attempts, login, on_uncertain):
+def send(ctx, to, text, flash, attempts, login, on_uncertain, quiet_hours):
     """Queue a text, as the API would."""
     with ctx.sessions.begin() as session:
         sender = users.get_user(session, login)
@@ -743,7 +802,12 @@ def send(ctx, to, text, flash, attempts, login, on_uncertain):
             sender,
             to,
             text,
-            SendOptions(flash=flash, attempts=attempts, on_uncertain=OnUncertain(on_uncertain)),
+            SendOptions(
+                flash=flash,
+                attempts=attempts,
+                on_uncertain=OnUncertain(on_uncertain),
+                quiet_hours=quiet_hours,
+            ),
             settings=ctx.settings,
             source="cli",
         )

@@ -8,7 +8,7 @@ from flask_admin import expose
 from sqlalchemy import func, select
 
 from bridge import balance, optouts, sim_events, sims, smsd, users, wake
-from bridge.errors import BridgeError, SmsdError
+from bridge.errors import BridgeError, SmsdError, UserError
 from bridge.models import ApiKey, Sim, User
 
 from .auth import SecureView, signed_in_user
@@ -104,6 +104,20 @@ class UsersView(SecureView):
                 f"Password of {login} changed; their open sessions have ended and "
                 f"{revoked} API key(s) were revoked."
             ),
+        )
+        return redirect(url_for(".index"))
+
+    @expose("/<login>/window", methods=("POST",))
+    def window(self, login: str):
+        """Quiet hours: the send window ("" or none: any time) and its time zone."""
+        _run(
+            lambda: users.set_send_window(
+                db(),
+                login,
+                request.form.get("send_window", "").strip() or "none",
+                request.form.get("timezone", "").strip() or None,
+            ),
+            f"Send window of {login} saved.",
         )
         return redirect(url_for(".index"))
 
@@ -318,9 +332,21 @@ class SimsView(SecureView):
             )
             sims.set_owner(db(), sim_name, form.get("owner") or None)
             sims.set_delivery_report(db(), sim_name, form.get("delivery_report") == "on")
+            sims.set_pacing(db(), sim_name, **_pacing(form))
 
         _run(change, f"SIM {sim_name} saved.")
         return redirect(url_for(".index"))
+
+
+def _pacing(form) -> dict[str, int | None]:
+    """The pacing inputs of a SIM's settings form; blank is no limit (no jitter)."""
+    values: dict[str, int | None] = {}
+    for name in sims.PACING:
+        raw = form.get(name, "").strip()
+        if raw and not raw.isdigit():
+            raise UserError(f"{name.replace('_', ' ')}: {raw!r} is not a whole number", field=name)
+        values[name] = int(raw) if raw else (0 if name == "jitter" else None)
+    return values
 
 
 class OptOutsView(SecureView):

@@ -29,6 +29,7 @@ class SendView(SecureView):
             "flash": False,
             "report": "default",
             "on_uncertain": "fail",
+            "anytime": False,
         }
         errors: dict[str, str] = {}
         accepted = None
@@ -40,6 +41,7 @@ class SendView(SecureView):
                 "flash": request.form.get("flash") == "on",
                 "report": request.form.get("report", "default"),
                 "on_uncertain": request.form.get("on_uncertain", "fail"),
+                "anytime": request.form.get("anytime") == "on",
             }
             try:
                 accepted = self._send(form)
@@ -70,6 +72,7 @@ class SendView(SecureView):
             attempts=attempts,
             delivery_report=DELIVERY_REPORT[form["report"]],
             on_uncertain=OnUncertain(form["on_uncertain"]),
+            quiet_hours=not form["anytime"],
         )
         with db().begin():
             result = accept(

@@ -38,6 +38,7 @@ class SendOptions:
     delivery_report: bool | None = None  # None: the SIM's default
     callback_url: str | None = None  # events for this message go here
     on_uncertain: OnUncertain = OnUncertain.FAIL  # its daemon went away mid-send: fail or resend
+    quiet_hours: bool = True  # False: may go out in the user's quiet hours (codes, alarms)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,6 +201,7 @@ def accept(
             callback_url=options.callback_url,
             on_uncertain=OnUncertain(options.on_uncertain),
             ignore_opt_out=False,
+            quiet_hours=options.quiet_hours,
         )
         for number in numbers
     ]
@@ -225,6 +227,8 @@ def _insert_one(session: Session, statement: Insert, row: dict) -> int:
 
 def _payload_hash(numbers: list[str], text: str, options: SendOptions) -> str:
     payload = {"to": numbers, "text": text, **dataclasses.asdict(options)}
+    if options.quiet_hours:
+        del payload["quiet_hours"]  # the default: hashes of requests stored before it existed hold
     payload["send_at"] = options.send_at.isoformat() if options.send_at else None
     if options.on_uncertain == OnUncertain.FAIL:
         # The default leaves the hash as it was before the option existed, so a

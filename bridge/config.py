@@ -146,6 +146,12 @@ class Settings:
         "Seconds a message that found no SIM waits before dispatch looks at it again.",
         parse=parse_positive_float,
     )
+    pacing_lookahead: float = setting(
+        60.0,
+        "Seconds ahead a paced SIM is handed texts: its outbox holds only what its windows let it "
+        "send that soon (and never more than its per-minute limit), so work stays movable.",
+        parse=parse_positive_float,
+    )
     max_parts: int = setting(10, "Longest text accepted, in SMS parts.", parse=parse_positive_int)
     max_recipients: int = setting(1000, "Most recipients one request may name.", parse=parse_positive_int)
     max_attempts: int = setting(5, "Highest `attempts` a request may ask for.", parse=parse_positive_int)

@@ -37,6 +37,7 @@ def message_view(message: Message) -> dict:
         "attempts": message.attempts_made,
         "attempts_allowed": message.attempts_allowed,
         "wait_reason": message.wait_reason,
+        "quiet_hours": message.quiet_hours,
         "last_error": message.last_error,
         "delivery_report": message.delivery_report,
         "delivery_status": message.delivery_status,

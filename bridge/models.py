@@ -6,7 +6,7 @@ from them and checked by a test)."""
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -24,9 +24,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Time,
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.mysql import DATETIME
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 GAMMU_SCHEMA_VERSION = 17
@@ -161,6 +163,10 @@ def _now_default():
     return text("CURRENT_TIMESTAMP")
 
 
+def _true_default():
+    return text("1")
+
+
 class MessageStatus(enum.StrEnum):
     """`queued` → `dispatched` (in a SIM's outbox) → `sent` (the network took every part) →
     `delivered` or `undelivered` when a delivery report comes back. Also final: `failed`,
@@ -221,6 +227,11 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=_now_default())
+    # Quiet hours: texts go out only between start and end, local time in
+    # ``timezone`` (an IANA name); None = any time. end < start spans midnight.
+    send_window_start: Mapped[time | None] = mapped_column(Time)
+    send_window_end: Mapped[time | None] = mapped_column(Time)
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
 
 class ApiKey(Base):
@@ -310,6 +321,14 @@ class Sim(Base):
     balance_every: Mapped[int | None] = mapped_column(SmallInteger)
     balance_pattern: Mapped[str | None] = mapped_column(String(255))
     balance_low: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    # Pacing (``usage.Pace``): SMS parts per rolling minute, hour and day;
+    # distinct recipients per billing period; a random 0..jitter seconds
+    # between two texts. None = no limit.
+    max_per_minute: Mapped[int | None] = mapped_column(Integer)
+    max_per_hour: Mapped[int | None] = mapped_column(Integer)
+    max_per_day: Mapped[int | None] = mapped_column(Integer)
+    max_recipients_per_month: Mapped[int | None] = mapped_column(Integer)
+    jitter: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     owner: Mapped[User | None] = relationship()
 
@@ -418,6 +437,8 @@ class Message(Base):
     on_uncertain: Mapped[OnUncertain] = mapped_column(
         _enum(OnUncertain), default=OnUncertain.FAIL, server_default=OnUncertain.FAIL.value
     )
+    # False: sent whenever due, even in the user's quiet hours (one-time codes, alarms).
+    quiet_hours: Mapped[bool] = mapped_column(Boolean, default=True, server_default=_true_default())
     created_at: Mapped[datetime] = mapped_column(DateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -433,7 +454,12 @@ class MessageAttempt(Base):
     """One hand-off of a message to one SIM's outbox (Gammu's ID)."""
 
     __tablename__ = "message_attempts"
-    __table_args__ = (Index("ix_attempts_outcome", "outcome", "outbox_id"), TABLE_OPTIONS)
+    __table_args__ = (
+        Index("ix_attempts_outcome", "outcome", "outbox_id"),
+        # A SIM's recent sends, for its pacing windows (``usage.traffic``).
+        Index("ix_attempts_sim_finished", "sim_id", "finished_at"),
+        TABLE_OPTIONS,
+    )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     sim_id: Mapped[int] = mapped_column(ForeignKey("sims.id", ondelete="CASCADE"))
@@ -443,10 +469,23 @@ class MessageAttempt(Base):
     outcome: Mapped[AttemptOutcome] = mapped_column(_enum(AttemptOutcome), default=AttemptOutcome.PENDING)
     error: Mapped[str | None] = mapped_column(String(255))
     dispatched_at: Mapped[datetime] = mapped_column(DateTime)
+    # The slot pacing gave it: its SendingDateTime, to the microsecond
+    # (Gammu's column keeps whole seconds). None before pacing existed.
+    send_after: Mapped[datetime | None] = mapped_column(DATETIME(fsp=6))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     message: Mapped[Message] = relationship(back_populates="attempts")
     sim: Mapped[Sim] = relationship()
+
+
+class SimRecipient(Base):
+    """A number a SIM has been handed a text for in one billing period: the
+    count is what ``max_recipients_per_month`` limits."""
+
+    __tablename__ = "sim_recipients"
+    sim_id: Mapped[int] = mapped_column(ForeignKey("sims.id", ondelete="CASCADE"), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(20), primary_key=True)  # E.164
 
 
 class OptOut(Base):

@@ -21,7 +21,7 @@ from .config import Settings
 from .errors import AcceptError, UserError
 from .models import AttemptOutcome, BalanceCheck, MessageAttempt, Outbox, Phone, Sim, SimUsage, User
 from .phones import normalise_number
-from .users import get_user
+from .users import get_user, wake_waiting
 
 SIM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 # Gammu's connection names (at, at115200, blue_at, fbus, dku5fbus, none, …).
@@ -331,6 +331,40 @@ def remove_sim(
     return done
 
 
+# The pacing settings `set_pacing` takes, with the most each may be.
+PACING = {
+    "max_per_minute": 10_000,
+    "max_per_hour": 1_000_000,
+    "max_per_day": 10_000_000,
+    "max_recipients_per_month": 10_000_000,
+    "jitter": 3600,
+}
+
+
+def set_pacing(session: Session, name: str, **changes: int | None) -> Sim:
+    """Change some of a SIM's ``PACING`` settings: a limit of parts per
+    rolling minute/hour/day or of distinct recipients per billing period
+    (None: no limit), ``jitter`` in seconds (0: none). Texts that wait are
+    looked at again at once."""
+    sim = get_sim(session, name)
+    for option, value in changes.items():
+        most = PACING.get(option)
+        if most is None:
+            raise UserError(f"no pacing setting {option!r}")
+        flag = "--" + option.replace("_", "-")
+        if option == "jitter":
+            if value is None or not 0 <= value <= most:
+                raise UserError(f"{flag}: seconds from 0 to {most}", field=option)
+        elif value is not None and not 1 <= value <= most:
+            raise UserError(
+                f"{flag}: a whole number from 1 to {most}, or none for no limit (to stop a SIM, disable it)",
+                field=option,
+            )
+        setattr(sim, option, value)
+    wake_waiting(session)
+    return sim
+
+
 def waiting_in_outbox(session: Session, names: list[str]) -> dict[str, int]:
     """Rows each SIM's daemon has still to send, by SIM name (absent: none)."""
     rows = session.execute(
@@ -351,6 +385,7 @@ def sim_overview(session: Session, *, user: User | None = None, now: datetime | 
     keys = usage.month_keys(sims, now.date())
     used = usage.parts_used(session, keys)
     waiting = waiting_in_outbox(session, [s.name for s in sims])
+    flows = usage.traffic(session, sims, now, every=True)
     phones = {p.id: p for p in session.scalars(select(Phone).where(Phone.id.in_([s.name for s in sims])))}
     owners = dict(session.execute(select(User.id, User.login)).all())
     balances = balance.latest(session, [s.id for s in sims])
@@ -404,6 +439,12 @@ def sim_overview(session: Session, *, user: User | None = None, now: datetime | 
                 "balance_error": money.get("error"),
                 "balance_code": sim.balance_code,
                 "balance_every": sim.balance_every,
+                "windows": usage.windows_view(usage.Pace.of(sim), flows.get(sim.id), now),
+                "max_recipients_per_month": sim.max_recipients_per_month,
+                "recipients_this_period": flows[sim.id].recipients
+                if sim.max_recipients_per_month is not None
+                else None,
+                "jitter": sim.jitter,
             }
         )
     return result

@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 
 from .clock import utcnow
 from .errors import AuthError, NotFound, UserError
-from .models import AdminSession, ApiKey, User
+from .models import AdminSession, ApiKey, Message, MessageStatus, User
+from .quiet_hours import SendWindow, check_timezone, parse_window
 
 _hasher = PasswordHasher()
 API_KEY_PREFIX = "sb_"
@@ -125,6 +126,53 @@ def set_blocked(session: Session, login: str, blocked: bool) -> None:
     user.blocked = blocked
     if blocked:
         end_sessions(session, user.id)
+
+
+def set_send_window(session: Session, login: str, window: str | None, timezone: str | None = None) -> User:
+    """Quiet hours: ``window`` "09:00-21:00" (local time in ``timezone``, an
+    IANA name; the user's own, else UTC), "none" or None to send at any
+    time. Messages the old window held are looked at again at once."""
+    user = get_user(session, login)
+    if timezone is not None:
+        user.timezone = check_timezone(timezone)
+    if window is not None:
+        if window.strip().lower() == "none":
+            user.send_window_start = user.send_window_end = None
+        else:
+            user.send_window_start, user.send_window_end = parse_window(window)
+            user.timezone = user.timezone or "UTC"
+    wake_waiting(session, Message.user_id == user.id)
+    return user
+
+
+def wake_waiting(session: Session, *which) -> None:
+    """Queued messages that wait (they were due when dispatch held them)
+    are looked at again at its next pass: a changed setting may free them."""
+    session.execute(
+        update(Message)
+        .where(Message.status == MessageStatus.QUEUED, Message.wait_reason.is_not(None), *which)
+        .values(due_at=utcnow())
+    )
+
+
+def send_window(user: User) -> SendWindow | None:
+    if user.send_window_start is None or user.send_window_end is None:
+        return None
+    return SendWindow(user.send_window_start, user.send_window_end, user.timezone or "UTC")
+
+
+def send_windows(session: Session, user_ids) -> dict[int, SendWindow]:
+    """The send windows of those of ``user_ids`` that have one."""
+    if not user_ids:
+        return {}
+    rows = session.execute(
+        select(User.id, User.send_window_start, User.send_window_end, User.timezone).where(
+            User.id.in_(user_ids), User.send_window_start.is_not(None), User.send_window_end.is_not(None)
+        )
+    ).all()
+    return {
+        row.id: SendWindow(row.send_window_start, row.send_window_end, row.timezone or "UTC") for row in rows
+    }
 
 
 # --------------------------------------------------------------------------

@@ -36,6 +36,9 @@ CREATE TABLE users (
 	is_admin BOOL NOT NULL, 
 	blocked BOOL NOT NULL, 
 	created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, 
+	send_window_start TIME, 
+	send_window_end TIME, 
+	timezone VARCHAR(64), 
 	PRIMARY KEY (id), 
 	UNIQUE (login)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
@@ -143,6 +146,11 @@ CREATE TABLE sims (
 	balance_every SMALLINT, 
 	balance_pattern VARCHAR(255), 
 	balance_low NUMERIC(12, 2), 
+	max_per_minute INTEGER, 
+	max_per_hour INTEGER, 
+	max_per_day INTEGER, 
+	max_recipients_per_month INTEGER, 
+	jitter INTEGER NOT NULL DEFAULT 0, 
 	PRIMARY KEY (id), 
 	UNIQUE (name), 
 	FOREIGN KEY(owner_id) REFERENCES users (id) ON DELETE SET NULL
@@ -246,6 +254,7 @@ CREATE TABLE messages (
 	callback_url VARCHAR(2048), 
 	ignore_opt_out BOOL NOT NULL, 
 	on_uncertain ENUM('fail','resend') NOT NULL DEFAULT 'fail', 
+	quiet_hours BOOL NOT NULL DEFAULT 1, 
 	created_at DATETIME NOT NULL, 
 	dispatched_at DATETIME, 
 	sent_at DATETIME, 
@@ -273,6 +282,14 @@ CREATE TABLE sim_events (
 CREATE INDEX ix_sim_events_kind ON sim_events (kind, id);
 
 CREATE INDEX ix_sim_events_sim ON sim_events (sim_id, id);
+
+CREATE TABLE sim_recipients (
+	sim_id INTEGER NOT NULL, 
+	period_start DATE NOT NULL, 
+	recipient VARCHAR(20) NOT NULL, 
+	PRIMARY KEY (sim_id, period_start, recipient), 
+	FOREIGN KEY(sim_id) REFERENCES sims (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE TABLE sim_usage (
 	sim_id INTEGER NOT NULL, 
@@ -311,6 +328,7 @@ CREATE TABLE message_attempts (
 	outcome ENUM('pending','sent','error','taken_back','uncertain') NOT NULL, 
 	error VARCHAR(255), 
 	dispatched_at DATETIME NOT NULL, 
+	send_after DATETIME(6), 
 	finished_at DATETIME, 
 	PRIMARY KEY (id), 
 	FOREIGN KEY(message_id) REFERENCES messages (id) ON DELETE CASCADE, 
@@ -318,6 +336,8 @@ CREATE TABLE message_attempts (
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE INDEX ix_attempts_outcome ON message_attempts (outcome, outbox_id);
+
+CREATE INDEX ix_attempts_sim_finished ON message_attempts (sim_id, finished_at);
 
 CREATE TABLE rule_results (
 	id BIGINT NOT NULL AUTO_INCREMENT, 

@@ -152,9 +152,9 @@ def on_database(runner, monkeypatch):
 @pytest.mark.parametrize("command", ["init", "upgrade"])
 def test_a_database_of_the_previous_release_keeps_every_row(previous_release, runner, on_database, command):
     before = rows_of_every_table(previous_release)
-    # The tables 0.1.0 had; later revisions add others, empty.
+    # The tables 0.1.0 had; later revisions add empty ones.
     bridge_tables = migrations.baseline_metadata().tables
-    assert all(before[name][1] for name in bridge_tables), "every bridge table should hold rows"
+    assert all(before[name][1] for name in bridge_tables), "every table of 0.1.0 should hold rows"
     on_database(previous_release)
 
     result = invoke(runner, "db", command)

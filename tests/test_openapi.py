@@ -93,6 +93,7 @@ def test_request_schemas_are_the_validating_models():
         "delivery_report",
         "callback_url",
         "on_uncertain",
+        "quiet_hours",
     }
 
 

@@ -163,7 +163,8 @@ def _mark_sent(session: Session, verdict: _Verdict, now: datetime) -> None:
     session.execute(
         update(MessageAttempt)
         .where(MessageAttempt.id == verdict.attempt_id)
-        .values(outcome=AttemptOutcome.SENT, finished_at=now)
+        # When it went on the air: the SIM's pacing windows count it from then.
+        .values(outcome=AttemptOutcome.SENT, finished_at=verdict.last_sent or now)
     )
     session.execute(
         update(Message)

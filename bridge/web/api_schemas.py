@@ -173,8 +173,8 @@ Recipients = Annotated[list[StrictStr], Field(fail_fast=True)]
 
 
 class SendRequest(RequestModel):
-    """`null` for flash, attempts, priority, send_at, valid_for, delivery_report
-    or callback_url means the default."""
+    """`null` for flash, attempts, priority, send_at, valid_for, delivery_report,
+    callback_url or quiet_hours means the default."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -229,6 +229,12 @@ class SendRequest(RequestModel):
     on_uncertain: Annotated[Literal["fail", "resend"] | None, Refusal("must be fail or resend")] = Field(
         None, description=ON_UNCERTAIN
     )
+    quiet_hours: StrictBool | None = Field(
+        True,
+        description="true (the default): held outside the user's send window (quiet hours, "
+        "set by the operator, e.g. 09:00-21:00 Europe/Moscow) until it opens, with a "
+        "`wait_reason` saying until when. false: sent whenever due, for one-time codes and alarms.",
+    )
 
     def options(self) -> SendOptions:
         """What ``accept`` takes: null is the default, send_at parsed."""
@@ -242,6 +248,7 @@ class SendRequest(RequestModel):
                 "delivery_report",
                 "callback_url",
                 "on_uncertain",
+                "quiet_hours",
             )
         }
         return SendOptions(
@@ -471,7 +478,12 @@ class Message(ResponseModel):
     parts: int | None = Field(description="SMS parts.")
     attempts: int = Field(description="Attempts made.")
     attempts_allowed: int
-    wait_reason: str | None = Field(description="Why a queued message is not dispatched yet.")
+    wait_reason: str | None = Field(
+        description="Why a queued message is not dispatched yet, and until when: no SIM, "
+        "a monthly limit, a SIM's sending window (per minute, hour or day, distinct recipients "
+        "per month) or the user's quiet hours."
+    )
+    quiet_hours: bool = Field(description="Held in the user's quiet hours (false: sent whenever due).")
     last_error: str | None
     delivery_report: bool | None = Field(description="Asked for a delivery report; null: the SIM's default.")
     delivery_status: int | None = Field(description="The network's status code from the delivery report.")
@@ -493,6 +505,16 @@ class Watchdog(ResponseModel):
     restart_stalled: bool = Field(description="Whether the worker restarts its daemon when it stalls.")
     restarts: int = Field(description="Restarts during the current stall.")
     restarted_at: datetime | None
+
+
+class PaceWindow(ResponseModel):
+    window: Literal["minute", "hour", "day"]
+    limit: int | None = Field(description="SMS parts per rolling window; null is no limit.")
+    used: int = Field(
+        ge=0,
+        description="Parts sent in the last minute, hour or day, plus those in the SIM's "
+        "outbox (they may go any moment).",
+    )
 
 
 class SIM(ResponseModel):
@@ -541,6 +563,17 @@ class SIM(ResponseModel):
     balance_every: int | None = Field(description="Hours between scheduled checks; null: only when asked.")
     stalled_since: datetime | None
     watchdog: Watchdog
+    windows: list[PaceWindow] = Field(
+        description="The SIM's pacing: SMS parts per rolling minute, hour and day. Dispatch hands "
+        "it only what fits; the rest waits or goes to another SIM."
+    )
+    max_recipients_per_month: int | None = Field(
+        description="Distinct numbers this SIM may text per billing period; null is no cap."
+    )
+    recipients_this_period: int | None = Field(
+        description="Distinct numbers texted this billing period (counted while a cap is set)."
+    )
+    jitter: int = Field(ge=0, description="A random 0 to `jitter` seconds between two of its texts.")
 
 
 class InboundData(ResponseModel):
