@@ -1,6 +1,23 @@
 -- The bridge's own tables. Generated from bridge/models.py by
 -- `smsbridge db ddl`; `smsbridge db init` creates them.
 
+CREATE TABLE alerts (
+	id BIGINT NOT NULL AUTO_INCREMENT, 
+	kind VARCHAR(32) NOT NULL, 
+	subject VARCHAR(64) NOT NULL, 
+	level VARCHAR(16) NOT NULL, 
+	detail VARCHAR(512) NOT NULL, 
+	open_key VARCHAR(100), 
+	opened_at DATETIME NOT NULL, 
+	resolved_at DATETIME, 
+	notified_at DATETIME NOT NULL, 
+	reminders INTEGER NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (open_key)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_alerts_opened ON alerts (opened_at);
+
 CREATE TABLE opt_out_events (
 	id BIGINT NOT NULL AUTO_INCREMENT, 
 	phone VARCHAR(20) NOT NULL, 
@@ -42,6 +59,28 @@ CREATE TABLE users (
 	created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, 
 	PRIMARY KEY (id), 
 	UNIQUE (login)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE worker_passes (
+	job VARCHAR(32) NOT NULL, 
+	last_pass_at DATETIME NOT NULL, 
+	PRIMARY KEY (job)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE alert_channels (
+	id INTEGER NOT NULL AUTO_INCREMENT, 
+	kind VARCHAR(8) NOT NULL, 
+	target VARCHAR(255) NOT NULL, 
+	user_id INTEGER, 
+	smtp_host VARCHAR(255), 
+	smtp_port INTEGER, 
+	smtp_security VARCHAR(8), 
+	smtp_login VARCHAR(255), 
+	smtp_password VARCHAR(255), 
+	mail_from VARCHAR(255), 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE TABLE api_keys (
@@ -143,6 +182,25 @@ CREATE TABLE webhooks (
 	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE alert_emails (
+	id BIGINT NOT NULL AUTO_INCREMENT, 
+	channel_id INTEGER NOT NULL, 
+	alert_id BIGINT, 
+	subject VARCHAR(255) NOT NULL, 
+	`body` TEXT NOT NULL, 
+	status VARCHAR(8) NOT NULL, 
+	attempts SMALLINT NOT NULL, 
+	next_attempt_at DATETIME NOT NULL, 
+	last_error VARCHAR(512), 
+	created_at DATETIME NOT NULL, 
+	sent_at DATETIME, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(channel_id) REFERENCES alert_channels (id) ON DELETE CASCADE, 
+	FOREIGN KEY(alert_id) REFERENCES alerts (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_alert_emails_due ON alert_emails (status, next_attempt_at);
+
 CREATE TABLE inbound_messages (
 	id BIGINT NOT NULL AUTO_INCREMENT, 
 	sim_id INTEGER, 
@@ -184,6 +242,7 @@ CREATE TABLE messages (
 	callback_url VARCHAR(2048), 
 	ignore_opt_out BOOL NOT NULL, 
 	on_uncertain ENUM('fail','resend') NOT NULL DEFAULT 'fail', 
+	avoid_sim_id INTEGER, 
 	created_at DATETIME NOT NULL, 
 	dispatched_at DATETIME, 
 	sent_at DATETIME, 
@@ -191,7 +250,8 @@ CREATE TABLE messages (
 	PRIMARY KEY (id), 
 	FOREIGN KEY(request_id) REFERENCES send_requests (id) ON DELETE CASCADE, 
 	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE, 
-	FOREIGN KEY(sim_id) REFERENCES sims (id) ON DELETE SET NULL
+	FOREIGN KEY(sim_id) REFERENCES sims (id) ON DELETE SET NULL, 
+	FOREIGN KEY(avoid_sim_id) REFERENCES sims (id) ON DELETE SET NULL
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE INDEX ix_messages_claim ON messages (status, priority DESC, due_at, id);

@@ -152,8 +152,10 @@ def on_database(runner, monkeypatch):
 @pytest.mark.parametrize("command", ["init", "upgrade"])
 def test_a_database_of_the_previous_release_keeps_every_row(previous_release, runner, on_database, command):
     before = rows_of_every_table(previous_release)
-    bridge_tables = migrations.target_metadata().tables
-    assert all(before[name][1] for name in bridge_tables), "every bridge table should hold rows"
+    # Tables that came later (0003's worker_passes, alerts …) start empty.
+    assert all(before[name][1] for name in migrations.baseline_metadata().tables), (
+        "every 0.1.0 table holds rows"
+    )
     on_database(previous_release)
 
     result = invoke(runner, "db", command)

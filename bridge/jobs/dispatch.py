@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
@@ -62,13 +63,18 @@ class _Candidate:
 
 
 def dispatch(
-    session: Session, settings: Settings, *, now: datetime | None = None, batch: int | None = None
+    session: Session,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    batch: int | None = None,
+    only: Collection[int] | None = None,
 ) -> DispatchResult:
-    """One pass: claim up to ``batch`` due messages and hand them to SIMs.
-    The caller commits."""
+    """One pass: claim up to ``batch`` due messages (``only`` these ids,
+    when given) and hand them to SIMs. The caller commits."""
     now = now or utcnow()
     result = DispatchResult()
-    claimed = session.execute(
+    claim = (
         select(
             Message.id,
             Message.user_id,
@@ -79,12 +85,16 @@ def dispatch(
             Message.expires_at,
             Message.delivery_report,
             Message.ignore_opt_out,
+            Message.avoid_sim_id,
         )
         .where(Message.status == MessageStatus.QUEUED, Message.due_at <= now)
         .order_by(Message.priority.desc(), Message.due_at, Message.id)
         .limit(batch or settings.dispatch_batch)
         .with_for_update(skip_locked=True)
-    ).all()
+    )
+    if only is not None:
+        claim = claim.where(Message.id.in_(list(only) or [0]))
+    claimed = session.execute(claim).all()
     result.claimed = len(claimed)
     if not claimed:
         return result
@@ -112,7 +122,9 @@ def dispatch(
     waiting: dict[str, list[int]] = defaultdict(list)
     for message in live:
         parts = encoding.encode(message.text, flash=message.flash, reference=message.id)
-        sim, reason = _pick(candidates, message.user_id, len(parts), tried.get(message.id, ()))
+        sim, reason = _pick(
+            candidates, message.user_id, len(parts), tried.get(message.id, ()), message.avoid_sim_id
+        )
         if sim is None:
             waiting[reason].append(message.id)
             continue
@@ -186,9 +198,9 @@ def _failed_sims(session: Session, message_ids: list[int]) -> dict[int, set[int]
 
 
 def _pick(
-    candidates: list[_Candidate], user_id: int, parts: int, tried: set[int] | tuple
+    candidates: list[_Candidate], user_id: int, parts: int, tried: set[int] | tuple, avoid: int | None = None
 ) -> tuple[_Candidate | None, str]:
-    allowed = [c for c in candidates if usage.may_use(c.owner_id, user_id)]
+    allowed = [c for c in candidates if usage.may_use(c.owner_id, user_id) and c.id != avoid]
     if not allowed:
         return None, NO_SIM
     with_room = [c for c in allowed if c.room() >= parts]

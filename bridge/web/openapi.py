@@ -184,12 +184,26 @@ ROUTES = (
         "/healthz",
         "healthz",
         "meta",
-        "Liveness: the app answers and reaches its database",
+        "Liveness: this web process answers",
+        public=True,
+        description="Does not touch the database, so an outage of it does not get a "
+        "healthy process restarted; `/readyz` says whether the gateway can work.",
+        replies={"200": Reply("The process is up.", s.Health)},
+    ),
+    Route(
+        "get",
+        "/readyz",
+        "readyz",
+        "meta",
+        "Readiness: the database answers, the worker runs, a SIM is healthy",
         public=True,
         replies={
-            "200": Reply("The database answered `SELECT 1`.", s.Health),
+            "200": Reply("Ready: every check passed.", s.Readiness),
             "503": Reply(
-                "The database did not answer within `db_timeout`.", s.HealthUnavailable, headers=RETRY_AFTER
+                "Not ready: `problems` says what is wrong (the database did not answer within "
+                "`db_timeout`, the worker has not passed within `worker_down_after`, or no SIM is healthy).",
+                s.Readiness,
+                headers=RETRY_AFTER,
             ),
         },
     ),
