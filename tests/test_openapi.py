@@ -19,7 +19,7 @@ from tests.conftest import wait_for
 from tests.helpers import dispatch_all, harvest_until
 from tests.test_incoming import wait_inbound
 
-API_PREFIXES = ("/api/v1/", "/smsc", "/healthz", "/readyz")
+API_PREFIXES = ("/api/v1/", "/smsc", "/healthz", "/readyz", "/metrics")
 
 
 class Contract:
