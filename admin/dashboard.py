@@ -81,14 +81,15 @@ class DashboardView(SecureView, AdminIndexView):
             sim_chart=sim_chart,
         )
 
-    @expose("/sims/<name>/start", methods=("POST",))
-    def start_sim(self, name: str):
+    # Not <name>: Flask-Admin passes a view's own name under that keyword.
+    @expose("/sims/<sim_name>/start", methods=("POST",))
+    def start_sim(self, sim_name: str):
         """Start a SIM's daemon on this host (as `smsbridge smsd start NAME`)."""
         if not signed_in_user().is_admin:
             return self.inaccessible_callback("start_sim")
         try:
-            pid = sims.start_daemon(current_app.extensions["smsbridge"]["sessions"], settings(), name)
-            flash(f"{name}'s daemon runs (pid {pid}); its heartbeat shows within seconds.", "success")
+            pid = sims.start_daemon(current_app.extensions["smsbridge"]["sessions"], settings(), sim_name)
+            flash(f"{sim_name}'s daemon runs (pid {pid}); its heartbeat shows within seconds.", "success")
         except BridgeError as exc:
             flash(exc.message, "error")
         return redirect(url_for(".index"))
