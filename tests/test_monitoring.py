@@ -117,3 +117,15 @@ def test_readyz_says_when_no_sim_is_healthy(modems, sessions, settings, engine):
     answer = client.get("/readyz")
     assert answer.status_code == 503
     assert answer.get_json()["problems"] == ["no SIM is healthy (1 in all)"]
+
+
+def test_the_grafana_dashboard_and_prometheus_rules_use_only_served_metric_names(client):
+    import re
+    from pathlib import Path
+
+    served = set(re.findall(r"^# TYPE (\w+)", client.get("/metrics").get_data(as_text=True), flags=re.M))
+    served |= {name + "_total" for name in served}
+    deploy = Path(__file__).resolve().parent.parent / "deploy"
+    for name in ("grafana-dashboard.json", "prometheus-rules.yml"):
+        used = set(re.findall(r"\bsmsbridge_[a-z_]+", (deploy / name).read_text()))
+        assert used and used <= served, f"{name} uses {sorted(used - served)}"
