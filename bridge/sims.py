@@ -141,7 +141,6 @@ def sim_overview(session: Session, *, user: User | None = None, now: datetime | 
                 "signal": phone.signal if phone else None,
                 "battery": phone.battery if phone else None,
                 "network": phone.net_name if phone else None,
-                "heartbeat_seen": phone is not None,  # False: its daemon never started
                 "parts_used": used.get(sim.id, 0),
                 "monthly_limit": sim.monthly_limit,
                 "period_start": start.isoformat(),
