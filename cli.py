@@ -16,6 +16,7 @@ import time
 
 import click
 
+from bridge import alerts as alerts_module
 from bridge import (
     balance,
     migrations,
@@ -981,6 +982,110 @@ def webhook_set(ctx, login, url):
     click.echo(f"webhook for {login}: {url}; signing secret: {secret}")
 
 
+# ---------------------------------------------------------------- alerts
+
+
+@main.group()
+def alert():
+    """Where alerts go: e-mail, a user's webhook, a text to a phone."""
+
+
+@alert.command("add")
+@click.argument("kind", type=click.Choice(alerts_module.CHANNEL_KINDS))
+@click.argument("target")
+@click.option("--user", "login", help="sms: the account the texts are sent as (default: the first admin).")
+@click.option("--smtp-host", help="email: the SMTP server.")
+@click.option("--smtp-port", type=int, help="email: its port (default: 587, 465 with tls, 25 with none).")
+@click.option(
+    "--smtp-security",
+    type=click.Choice(tuple(alerts_module.SECURITY)),
+    default="starttls",
+    show_default=True,
+    help="email: STARTTLS, TLS from the first byte, or none (a local relay).",
+)
+@click.option("--smtp-login", help="email: the SMTP login, if the server wants one.")
+@click.option("--smtp-password-stdin", is_flag=True, help="email: read the SMTP password from stdin.")
+@click.option("--from", "mail_from", help="email: the From address (default: the login).")
+@pass_ctx
+def alert_add(
+    ctx, kind, target, login, smtp_host, smtp_port, smtp_security, smtp_login, smtp_password_stdin, mail_from
+):
+    """Add a channel: `email ADDRESS --smtp-host …`, `webhook LOGIN` or `sms NUMBER`."""
+    password = sys.stdin.readline().rstrip("\n") if smtp_password_stdin else None
+    with ctx.sessions.begin() as session:
+        channel = alerts_module.add_channel(
+            session,
+            ctx.settings,
+            kind,
+            target,
+            login=login,
+            smtp_host=smtp_host,
+            smtp_port=smtp_port,
+            smtp_security=smtp_security,
+            smtp_login=smtp_login,
+            smtp_password=password,
+            mail_from=mail_from,
+        )
+        view = alerts_module.channel_view(channel)
+    click.echo(f"alert channel {view['id']} added: {view['kind']} {view['target']} {view['how']}")
+
+
+@alert.command("list")
+@pass_ctx
+def alert_list(ctx):
+    """Every channel, with its id."""
+    with ctx.sessions.begin() as session:
+        for row in alerts_module.list_channels(session):
+            click.echo(f"{row['id']}\t{row['kind']}\t{row['target']}\t{row['how']}")
+
+
+@alert.command("remove")
+@click.argument("channel_id", type=int)
+@pass_ctx
+def alert_remove(ctx, channel_id):
+    """Remove a channel by its id (see `alert list`)."""
+    with ctx.sessions.begin() as session:
+        alerts_module.remove_channel(session, channel_id)
+    click.echo(f"alert channel {channel_id} removed")
+
+
+@alert.command("test")
+@pass_ctx
+def alert_test(ctx):
+    """Send one test notice through every channel, now."""
+    with ctx.sessions.begin() as session:
+        queued = alerts_module.send_test(session, ctx.settings)
+    passes.send_now(ctx.sessions, ctx.settings, queued)
+    for problem in queued.problems:
+        click.echo(f"not sent: {problem}", err=True)
+    click.echo(
+        f"test sent: {len(queued.email_ids)} e-mail(s), {len(queued.webhook_ids)} webhook(s), "
+        f"{len(queued.message_ids)} text(s) (texts leave when a SIM takes them)"
+    )
+    if queued.problems:
+        sys.exit(1)
+
+
+@main.command("alerts")
+@click.option("--open", "open_only", is_flag=True, help="Only those still open.")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True)
+@pass_ctx
+def alerts_command(ctx, open_only, as_json, limit):
+    """Alerts, open ones first: kind, subject, since when, resolved when."""
+    with ctx.sessions.begin() as session:
+        rows = alerts_module.list_alerts(session, open_only=open_only, limit=limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        until = f"resolved {r['resolved_at']}" if r["resolved_at"] else "OPEN"
+        click.echo(
+            f"{r['id']}\t{r['level']}\t{r['kind']}\t{r['subject'] or '-'}\t"
+            f"{r['opened_at']}\t{until}\t{r['detail']}"
+        )
+
+
 # ---------------------------------------------------------------- jobs, once
 
 
@@ -1031,6 +1136,13 @@ def job_balance(ctx):
     click.echo(str(passes.balance_pass(ctx.sessions, ctx.settings)))
 
 
+@job.command("alerts")
+@pass_ctx
+def job_alerts(ctx):
+    """Run the alert checks (all but worker:down) and send the e-mails due."""
+    click.echo(str(passes.alert_pass(ctx.sessions, ctx.settings)))
+
+
 @job.command("health")
 @pass_ctx
 def job_health(ctx):
@@ -1044,7 +1156,8 @@ def job_health(ctx):
 @main.command()
 @pass_ctx
 def worker(ctx):
-    """Run the jobs (dispatch, harvest, inbound, webhooks, health, identity, balance) until stopped."""
+    """Run the jobs (dispatch, harvest, inbound, webhooks, alerts, health, identity, balance)
+    until stopped."""
     schema.require_current_schema(ctx.engine)
     sys.exit(run_worker(ctx.settings))
 

@@ -1,5 +1,6 @@
 """The web admin at /admin: dashboard, message archive, received texts,
-send form, users, SIMs, opt-outs, rules, webhooks and the reports notebook.
+send form, users, SIMs, opt-outs, rules, webhooks, the reports notebook and
+alerts (and their banner on every page).
 
 ``init_admin(app)`` mounts it as a Flask app of its own under /admin of the
 API's app (one WSGI app to serve, one process). Kept apart because its
@@ -23,6 +24,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from bridge.config import Settings
 from bridge.db import UNAVAILABLE, bind_to_requests
 
+from .alerts import REFRESH_SECONDS, AlertsView, open_alerts
 from .auth import SESSION_LIFETIME, LoginView, SessionCookies, current_user, secret_key
 from .dashboard import DashboardView
 from .inbound import InboundView
@@ -80,6 +82,8 @@ def create_admin_app(settings: Settings, smsbridge: dict) -> Flask:
 
     app.jinja_env.filters["utc"] = _utc
     app.jinja_env.globals["admin_user"] = current_user
+    app.jinja_env.globals["open_alerts"] = open_alerts
+    app.jinja_env.globals["refresh_seconds"] = REFRESH_SECONDS
 
     admin = Admin(
         app,
@@ -97,6 +101,7 @@ def create_admin_app(settings: Settings, smsbridge: dict) -> Flask:
     admin.add_view(RulesView(name="Rules", endpoint="rules"))
     admin.add_view(WebhookView(name="Webhook", endpoint="webhook"))
     admin.add_view(NotebookView(name="Reports", endpoint="notebook"))
+    admin.add_view(AlertsView(name="Alerts", endpoint="alerts"))
     admin.add_view(LoginView(name="Log in", endpoint="login"))
     return app
 

@@ -3,7 +3,7 @@ timeline, and the cancel / retry actions."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Response, flash, redirect, request, stream_with_context, url_for
 from flask_admin import expose
@@ -50,6 +50,7 @@ def filter_from_args(args, problems: list[str]) -> archive.MessageFilter:
         created_from=_date(args.get("from"), problems, "from"),
         created_to=_date(args.get("to"), problems, "to"),
         search=args.get("q", "")[:100],
+        stuck_after=timedelta(seconds=settings().stuck_after) if args.get("stuck") else None,
     )
 
 

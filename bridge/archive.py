@@ -20,6 +20,7 @@ from . import webhooks
 from .clock import utcnow
 from .db import execute_dml
 from .errors import ArchiveError
+from .messages import stuck
 from .models import (
     Message,
     MessageAttempt,
@@ -31,7 +32,7 @@ from .models import (
     User,
 )
 
-# A queued message this long past its due time is "stuck": no SIM took it.
+# A message waiting this long and not yet sent is "stuck" (settings.stuck_after).
 STUCK_AFTER = timedelta(minutes=10)
 # Statuses counted as "left the modem" (a status report may come later).
 SENT_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED)
@@ -60,6 +61,7 @@ class MessageFilter:
     created_from: date | None = None  # inclusive, UTC days
     created_to: date | None = None  # inclusive
     search: str = ""  # part of the number or of the text
+    stuck_after: timedelta | None = None  # only messages stuck this long (see messages.stuck)
 
 
 def _visible_to(query: Select, viewer: User | None) -> Select:
@@ -80,6 +82,8 @@ def _filtered(query: Select, wanted: MessageFilter, viewer: User | None) -> Sele
         query = query.where(Message.created_at >= wanted.created_from)
     if wanted.created_to is not None:
         query = query.where(Message.created_at < wanted.created_to + timedelta(days=1))
+    if wanted.stuck_after is not None:
+        query = query.where(stuck(utcnow(), wanted.stuck_after))
     search = wanted.search.strip()
     if search:
         query = query.where(
@@ -271,14 +275,15 @@ def state_counts(
     stuck_after: timedelta = STUCK_AFTER,
     days: int = 30,
 ) -> dict[str, int]:
-    """Queued now, stuck (queued and overdue by ``stuck_after``), failed in
-    the last ``days``."""
+    """Queued now, stuck (waiting longer than ``stuck_after`` since
+    acceptance and not yet sent, see ``messages.stuck``), failed in the last
+    ``days``."""
     now = now or utcnow()
     count = select(func.count()).select_from(Message)
     queued = _visible_to(count.where(Message.status == MessageStatus.QUEUED), viewer)
     return {
         "queued": session.scalar(queued),
-        "stuck": session.scalar(queued.where(Message.due_at < now - stuck_after)),
+        "stuck": session.scalar(_visible_to(count.where(stuck(now, stuck_after)), viewer)),
         "failed": session.scalar(
             _visible_to(
                 count.where(

@@ -194,6 +194,37 @@ class Settings:
     webhook_allow_private: bool = setting(
         False, "Allow webhook URLs on loopback or private addresses (off: refuse them)."
     )
+    stuck_after: int = setting(
+        600,
+        "Seconds after acceptance (or its send_at) that a text not yet sent counts as stuck: "
+        "the dashboard's count and the queue:stuck alert.",
+        parse=parse_positive_int,
+    )
+    alert_repeat: int = setting(
+        21600,
+        "Seconds between reminders of an alert that is still open (raised and resolved are sent once).",
+        parse=parse_positive_int,
+    )
+    alert_interval: float = setting(
+        15.0, "Seconds between alert passes (the checks, then e-mails due).", parse=parse_positive_float
+    )
+    worker_down_after: int = setting(
+        120,
+        "Seconds without a job pass after which the worker counts as down "
+        "(/readyz answers 503, the web app raises worker:down).",
+        parse=parse_positive_int,
+    )
+    webhook_failing_after: int = setting(
+        3600,
+        "Seconds a user's webhook endpoint keeps failing before webhook:failing is raised.",
+        parse=parse_positive_int,
+    )
+    metrics_token: str = setting(
+        "",
+        "Bearer token that /metrics asks for (or SMSBRIDGE_METRICS_TOKEN_FILE); "
+        "empty: /metrics answers loopback clients only.",
+        secret=True,
+    )
     web_workers: int = setting(
         2, "Processes of the production web server (`smsbridge web`).", parse=parse_positive_int
     )

@@ -1,14 +1,34 @@
 """Reading messages back: the one view of a sent message and of a received
-one that every interface (API, CLI, admin, webhook payloads) shows."""
+one that every interface (API, CLI, admin, webhook payloads) shows, and
+what "stuck" means (the dashboard, the archive's filter and the queue:stuck
+alert count the same rows)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .clock import iso_utc
 from .errors import NotFound
-from .models import InboundMessage, Message, MessageAttempt, User
+from .models import InboundMessage, Message, MessageAttempt, MessageStatus, User
+
+# Accepted but not yet on the air: waiting for a SIM, or in a SIM's outbox.
+NOT_ON_AIR = (MessageStatus.QUEUED, MessageStatus.DISPATCHED)
+
+
+def waiting_since() -> ColumnElement[datetime]:
+    """When a message began to wait: its acceptance, or its send_at when it
+    asked for a later time. Not ``due_at``, which dispatch moves forward
+    each time it finds no SIM."""
+    return func.coalesce(func.greatest(Message.created_at, Message.send_at), Message.created_at)
+
+
+def stuck(now: datetime, stuck_after: timedelta) -> ColumnElement[bool]:
+    """A message waiting longer than ``stuck_after`` and still not sent,
+    whatever the reason (no SIM, no room, a daemon that does not send)."""
+    return and_(Message.status.in_(NOT_ON_AIR), waiting_since() < now - stuck_after)
 
 
 def visible_message(session: Session, message_id: int, user: User | None) -> Message:

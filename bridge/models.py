@@ -439,12 +439,14 @@ class Message(Base):
     )
     # False: sent whenever due, even in the user's quiet hours (one-time codes, alarms).
     quiet_hours: Mapped[bool] = mapped_column(Boolean, default=True, server_default=_true_default())
+    # Never this SIM: an alert about a SIM in trouble leaves through another one.
+    avoid_sim_id: Mapped[int | None] = mapped_column(ForeignKey("sims.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
-    sim: Mapped[Sim | None] = relationship()
+    sim: Mapped[Sim | None] = relationship(foreign_keys=[sim_id])
     attempts: Mapped[list[MessageAttempt]] = relationship(
         back_populates="message", order_by="MessageAttempt.id"
     )
@@ -637,3 +639,73 @@ class ReportCell(Base):
     query: Mapped[str] = mapped_column(Text)  # SQL, or the builtin's name
     chart: Mapped[str] = mapped_column(String(8), default="")  # '' | bar | line
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class WorkerPass(Base):
+    """When each job of the worker last finished a pass: the worker's
+    heartbeat, read by /readyz, /metrics and the web app's worker:down."""
+
+    __tablename__ = "worker_passes"
+    job: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_pass_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Alert(Base):
+    """One spell of trouble: raised when it begins, resolved when it ends.
+    ``open_key`` is "kind|subject" while open and NULL after, so a unique
+    index allows one open alert per kind and subject however many processes
+    raise it."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_opened", "opened_at"), TABLE_OPTIONS)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # sim:down, queue:stuck, …
+    subject: Mapped[str] = mapped_column(String(64), default="")  # a SIM, a login, or '' for the gateway
+    level: Mapped[str] = mapped_column(String(16), default="warning")  # warning, critical
+    detail: Mapped[str] = mapped_column(String(512))
+    open_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    notified_at: Mapped[datetime] = mapped_column(DateTime)  # last raise or reminder sent
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AlertChannel(Base):
+    """Where alerts go: ``email`` (an address, through its own SMTP server),
+    ``webhook`` (a user's webhook, as signed ``alert:<kind>`` events) or
+    ``sms`` (a phone number, sent as ``user`` through any healthy SIM but
+    the one in trouble)."""
+
+    __tablename__ = "alert_channels"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # email, webhook, sms
+    target: Mapped[str] = mapped_column(String(255))  # address, login or E.164 number
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    smtp_host: Mapped[str | None] = mapped_column(String(255))
+    smtp_port: Mapped[int | None] = mapped_column(Integer)
+    smtp_security: Mapped[str | None] = mapped_column(String(8))  # none, starttls, tls
+    smtp_login: Mapped[str | None] = mapped_column(String(255))
+    smtp_password: Mapped[str | None] = mapped_column(String(255))
+    mail_from: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    user: Mapped[User | None] = relationship()
+
+
+class AlertEmail(Base):
+    """An alert e-mail to send, stored in the transaction that raised or
+    resolved the alert, then sent (and retried) by the alert pass."""
+
+    __tablename__ = "alert_emails"
+    __table_args__ = (Index("ix_alert_emails_due", "status", "next_attempt_at"), TABLE_OPTIONS)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("alert_channels.id", ondelete="CASCADE"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)

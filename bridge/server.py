@@ -28,8 +28,12 @@ import time
 from collections.abc import Sequence
 
 from gunicorn.app.base import BaseApplication
+from sqlalchemy.orm import Session, sessionmaker
 
+from . import alert_checks, alerts
 from .config import Settings
+from .db import UNAVAILABLE
+from .jobs import passes
 from .jobs.scheduler import Worker
 from .web import create_app
 
@@ -50,8 +54,42 @@ class _Gunicorn(BaseApplication):
 
     def load(self):
         # Called in each worker process after the fork: every process gets
-        # its own engine and connection pool.
-        return create_app(self._settings)
+        # its own engine and connection pool, and its own watch.
+        app = create_app(self._settings)
+        WorkerWatch(app.extensions["smsbridge"]["sessions"], self._settings).start()
+        return app
+
+
+class WorkerWatch(threading.Thread):
+    """In each web process: the checks only the web app can run (worker:down:
+    a dead worker cannot report its own death), and their notices sent at
+    once by this process, since the worker's passes are not there to send
+    them. Several processes may watch; an alert is raised and told once
+    (see ``bridge.alerts``). The first look comes ``worker_down_after``
+    after start, so a worker starting beside the web app is not called dead."""
+
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings):
+        super().__init__(name="worker-watch", daemon=True)
+        self.sessions = sessions
+        self.settings = settings
+        self.every = max(1.0, min(30.0, settings.worker_down_after / 4))
+
+    def run(self) -> None:
+        time.sleep(self.settings.worker_down_after)
+        while True:
+            try:
+                self.check_once()
+            except UNAVAILABLE:
+                pass  # the web app's 503s already say so
+            except Exception as exc:  # noqa: BLE001 - the watch must outlive one bad round
+                log.warning("worker watch failed (%s: %s); trying again", type(exc).__name__, exc)
+            time.sleep(self.every)
+
+    def check_once(self) -> alerts.Queued:
+        kinds = alert_checks.kinds("web")
+        queued = passes.run_pass(self.sessions, lambda s: alerts.evaluate(s, self.settings, kinds))
+        passes.send_now(self.sessions, self.settings, queued)
+        return queued
 
 
 def serve_web(settings: Settings, host: str, port: int) -> None:

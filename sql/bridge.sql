@@ -1,6 +1,23 @@
 -- The bridge's own tables. Generated from bridge/models.py by
 -- `smsbridge db ddl`; `smsbridge db init` creates them.
 
+CREATE TABLE alerts (
+	id BIGINT NOT NULL AUTO_INCREMENT, 
+	kind VARCHAR(32) NOT NULL, 
+	subject VARCHAR(64) NOT NULL, 
+	level VARCHAR(16) NOT NULL, 
+	detail VARCHAR(512) NOT NULL, 
+	open_key VARCHAR(100), 
+	opened_at DATETIME NOT NULL, 
+	resolved_at DATETIME, 
+	notified_at DATETIME NOT NULL, 
+	reminders INTEGER NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (open_key)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_alerts_opened ON alerts (opened_at);
+
 CREATE TABLE login_failures (
 	address VARCHAR(64) NOT NULL, 
 	login VARCHAR(64) NOT NULL, 
@@ -43,11 +60,33 @@ CREATE TABLE users (
 	UNIQUE (login)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE worker_passes (
+	job VARCHAR(32) NOT NULL, 
+	last_pass_at DATETIME NOT NULL, 
+	PRIMARY KEY (job)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
 CREATE TABLE admin_sessions (
 	id VARCHAR(64) NOT NULL, 
 	user_id INTEGER NOT NULL, 
 	created_at DATETIME NOT NULL, 
 	expires_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE TABLE alert_channels (
+	id INTEGER NOT NULL AUTO_INCREMENT, 
+	kind VARCHAR(8) NOT NULL, 
+	target VARCHAR(255) NOT NULL, 
+	user_id INTEGER, 
+	smtp_host VARCHAR(255), 
+	smtp_port INTEGER, 
+	smtp_security VARCHAR(8), 
+	smtp_login VARCHAR(255), 
+	smtp_password VARCHAR(255), 
+	mail_from VARCHAR(255), 
+	created_at DATETIME NOT NULL, 
 	PRIMARY KEY (id), 
 	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
@@ -193,6 +232,25 @@ CREATE TABLE webhooks (
 	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE alert_emails (
+	id BIGINT NOT NULL AUTO_INCREMENT, 
+	channel_id INTEGER NOT NULL, 
+	alert_id BIGINT, 
+	subject VARCHAR(255) NOT NULL, 
+	`body` TEXT NOT NULL, 
+	status VARCHAR(8) NOT NULL, 
+	attempts SMALLINT NOT NULL, 
+	next_attempt_at DATETIME NOT NULL, 
+	last_error VARCHAR(512), 
+	created_at DATETIME NOT NULL, 
+	sent_at DATETIME, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(channel_id) REFERENCES alert_channels (id) ON DELETE CASCADE, 
+	FOREIGN KEY(alert_id) REFERENCES alerts (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
+CREATE INDEX ix_alert_emails_due ON alert_emails (status, next_attempt_at);
+
 CREATE TABLE balance_checks (
 	id BIGINT NOT NULL AUTO_INCREMENT, 
 	sim_id INTEGER NOT NULL, 
@@ -255,6 +313,7 @@ CREATE TABLE messages (
 	ignore_opt_out BOOL NOT NULL, 
 	on_uncertain ENUM('fail','resend') NOT NULL DEFAULT 'fail', 
 	quiet_hours BOOL NOT NULL DEFAULT 1, 
+	avoid_sim_id INTEGER, 
 	created_at DATETIME NOT NULL, 
 	dispatched_at DATETIME, 
 	sent_at DATETIME, 
@@ -262,7 +321,8 @@ CREATE TABLE messages (
 	PRIMARY KEY (id), 
 	FOREIGN KEY(request_id) REFERENCES send_requests (id) ON DELETE CASCADE, 
 	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE, 
-	FOREIGN KEY(sim_id) REFERENCES sims (id) ON DELETE SET NULL
+	FOREIGN KEY(sim_id) REFERENCES sims (id) ON DELETE SET NULL, 
+	FOREIGN KEY(avoid_sim_id) REFERENCES sims (id) ON DELETE SET NULL
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE INDEX ix_messages_claim ON messages (status, priority DESC, due_at, id);

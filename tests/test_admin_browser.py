@@ -216,3 +216,50 @@ def test_a_cell_that_deletes_is_refused_and_deletes_nothing(page, make_user, mod
     page.click("#save-cell")
     assert "one statement" in page.inner_text("#cell-error")
     assert message_count(sessions) == before == 2
+
+
+def test_status_line_and_a_message_moving_without_a_reload(page, make_user, modems, sessions):
+    user = make_user(admin=True)
+    modems.add("simA", start=False)  # its daemon never started: nothing can send yet
+    modems.health()
+    log_in(page, user)
+    page.goto("/admin/")
+    line = page.locator("#status-line")
+    assert line.get_attribute("data-level") == "red"
+    assert "SIMs healthy 0/1" in line.inner_text()
+    assert "never started" in page.locator('.sim-card[data-sim="simA"] .never-started').inner_text()
+
+    [message_id] = send_from_form(page, "+79991234567", "watch me move")
+    page.goto(f"/admin/messages/{message_id}")
+    assert page.inner_text("#message-title .status") == "queued"
+    page.evaluate("window.notReloaded = true")
+
+    modems.start("simA")  # the modem comes up; the page is left alone
+    page.wait_for_function(
+        "document.querySelector('#message-title .status').textContent === 'sent'", timeout=45_000
+    )
+    assert page.evaluate("window.notReloaded") is True
+    assert "SendingOK" in page.inner_text("#parts")
+
+    page.goto("/admin/")
+    page.evaluate("window.notReloaded = true")
+    page.wait_for_function("document.getElementById('status-line').dataset.level === 'green'", timeout=30_000)
+    text = page.inner_text("#status-line")
+    assert "worker running (last pass" in text and "SIMs healthy 1/1" in text and "0 open alerts" in text
+    assert page.evaluate("window.notReloaded") is True
+    screenshot(page, "dashboard-status")
+
+
+def test_a_sim_whose_daemon_never_started_can_be_started_from_its_card(page, make_user, modems):
+    user = make_user(admin=True)
+    modems.add("simB", start=False)
+    log_in(page, user)
+    page.goto("/admin/")
+    card = page.locator('.sim-card[data-sim="simB"]')
+    card.locator("button", has_text="Start it").click()
+    page.wait_for_load_state()
+    assert "simB's daemon runs" in page.inner_text("body"), page.inner_text("body")[:1500]
+    page.wait_for_function(
+        "document.querySelector('.sim-card[data-sim=\"simB\"] .sim-state').textContent === 'healthy'",
+        timeout=30_000,
+    )

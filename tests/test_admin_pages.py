@@ -324,3 +324,84 @@ def test_notebook_cells_are_edited_reordered_and_downloaded(client, make_user, s
     post(client, f"/admin/notebook/delete/{added.id}")
     with sessions.begin() as session:
         assert added.id not in [c.id for c in reports.list_cells(session)]
+
+
+# ------------------------------------------------------------------ monitoring
+
+
+def test_stuck_counts_from_acceptance_not_from_due_at_and_links_to_the_archive(
+    client, make_user, sessions, settings, sim
+):
+    from datetime import timedelta
+
+    admin = make_user("root", admin=True)
+    late = queue(sessions, settings, "root")
+    queue(sessions, settings, "root", to="+79991234568", text="fresh")
+    with sessions.begin() as session:
+        # Dispatch found no SIM and moved due_at on, as it does every few seconds.
+        session.execute(
+            update(Message)
+            .where(Message.id == late)
+            .values(created_at=utcnow() - timedelta(minutes=11), due_at=utcnow() + timedelta(seconds=5))
+        )
+    log_in(client, admin)
+    page = client.get("/admin/").get_data(as_text=True)
+    stuck_card = page[page.index('id="count-stuck"') :]
+    assert 'href="/admin/messages/?stuck=1"' in page
+    assert re.search(r'class="stat text-warning">1<', stuck_card)
+    listed = client.get("/admin/messages/?stuck=1").get_data(as_text=True)
+    assert f'data-id="{late}"' in listed and "1 message stuck" in listed
+
+
+def test_status_line_says_the_worker_never_ran_and_alerts_show_on_every_page(
+    client, make_user, sessions, settings, sim
+):
+    from bridge import alerts
+    from bridge.alert_checks import Finding
+
+    admin = make_user("root", admin=True)
+    log_in(client, admin)
+    page = client.get("/admin/").get_data(as_text=True)
+    assert 'data-level="red"' in page and "worker has never run" in page
+
+    with sessions.begin() as session:
+        alerts.reconcile(session, settings, "sim:down", [Finding("simA", "SIM simA is down: test")])
+    for path in ("/admin/", "/admin/messages/", "/admin/send/", "/admin/alerts/"):
+        shown = client.get(path).get_data(as_text=True)
+        assert 'class="alert alert-danger py-2 mb-2 open-alert" data-kind="sim:down"' in shown, path
+    listing = client.get("/admin/alerts/").get_data(as_text=True)
+    assert 'data-kind="sim:down" data-state="open"' in listing
+
+    with sessions.begin() as session:
+        alerts.reconcile(session, settings, "sim:down", [])
+    assert "open-alert" not in client.get("/admin/messages/").get_data(as_text=True)
+    assert 'data-state="resolved"' in client.get("/admin/alerts/").get_data(as_text=True)
+
+
+def test_alert_channels_are_added_and_removed_in_the_admin(client, make_user, sessions):
+    admin = make_user("root", admin=True)
+    log_in(client, admin)
+    post(client, "/admin/alerts/channels", {"kind": "sms", "target": "+79990009999"}, page="/admin/alerts/")
+    post(
+        client,
+        "/admin/alerts/channels",
+        {
+            "kind": "email",
+            "target": "ops@example.org",
+            "smtp_host": "mail.example.org",
+            "smtp_security": "tls",
+        },
+        page="/admin/alerts/",
+    )
+    page = client.get("/admin/alerts/").get_data(as_text=True)
+    assert "+79990009999" in page and "via mail.example.org:465 (tls)" in page
+    refused = post(client, "/admin/alerts/channels", {"kind": "email", "target": "x"}, page="/admin/alerts/")
+    assert refused.status_code == 302
+    assert "not an e-mail address" in client.get("/admin/alerts/").get_data(as_text=True)
+    from bridge.alerts import list_channels
+
+    with sessions.begin() as session:
+        first = list_channels(session)[0]["id"]
+    post(client, f"/admin/alerts/channels/{first}/remove", page="/admin/alerts/")
+    with sessions.begin() as session:
+        assert [c["kind"] for c in list_channels(session)] == ["email"]

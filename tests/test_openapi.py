@@ -19,7 +19,7 @@ from tests.conftest import wait_for
 from tests.helpers import dispatch_all, harvest_until
 from tests.test_incoming import wait_inbound
 
-API_PREFIXES = ("/api/v1/", "/smsc", "/healthz")
+API_PREFIXES = ("/api/v1/", "/smsc", "/healthz", "/readyz", "/metrics")
 
 
 class Contract:
@@ -130,6 +130,7 @@ def test_answers_of_the_real_api_fit_the_document(client, modems, make_user, ses
     hook = receiver()
 
     api.check(client.get("/healthz"), "get", "/healthz")
+    api.check(client.get("/readyz"), "get", "/readyz")  # the worker never ran: 503
     api.check(client.get("/api/v1/openapi.json"), "get", "/api/v1/openapi.json")
     webhook = api.check(
         client.put("/api/v1/webhook", headers=auth, json={"url": hook.url}), "put", "/api/v1/webhook"

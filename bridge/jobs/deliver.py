@@ -11,6 +11,7 @@ import socket
 import ssl
 import time
 import urllib.parse
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -82,22 +83,31 @@ def _post(delivery: dict, settings: Settings) -> str | None:
 
 
 def deliver_due(
-    sessions: sessionmaker[Session], settings: Settings, *, limit: int = 50, now: datetime | None = None
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    *,
+    limit: int = 50,
+    now: datetime | None = None,
+    only: Collection[str] | None = None,
 ) -> dict:
-    """One pass: lease due deliveries (short transaction), POST them in
-    parallel outside any transaction, record each outcome."""
+    """One pass: lease due deliveries (``only`` these ids, when given; short
+    transaction), POST them in parallel outside any transaction, record each
+    outcome."""
     now = now or utcnow()
     # Long enough for the whole batch at the pool's width, so no other worker
     # re-sends a delivery this one is still trying.
     lease = timedelta(seconds=settings.webhook_timeout * (math.ceil(limit / POOL) + 2))
+    query = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+        .order_by(WebhookDelivery.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if only is not None:
+        query = query.where(WebhookDelivery.id.in_(list(only) or [""]))
     with sessions.begin() as session:
-        due = session.scalars(
-            select(WebhookDelivery)
-            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-            .order_by(WebhookDelivery.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
+        due = session.scalars(query).all()
         # The lease: a worker that dies mid-POST leaves the row due again later.
         claimed: list[dict] = []
         for delivery in due:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, insert, select, update
@@ -86,13 +87,18 @@ class _Wait:
 
 
 def dispatch(
-    session: Session, settings: Settings, *, now: datetime | None = None, batch: int | None = None
+    session: Session,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    batch: int | None = None,
+    only: Collection[int] | None = None,
 ) -> DispatchResult:
-    """One pass: claim up to ``batch`` due messages and hand them to SIMs.
-    The caller commits."""
+    """One pass: claim up to ``batch`` due messages (``only`` these ids,
+    when given) and hand them to SIMs. The caller commits."""
     now = now or utcnow()
     result = DispatchResult()
-    claimed = session.execute(
+    claim = (
         select(
             Message.id,
             Message.user_id,
@@ -104,12 +110,16 @@ def dispatch(
             Message.delivery_report,
             Message.ignore_opt_out,
             Message.quiet_hours,
+            Message.avoid_sim_id,
         )
         .where(Message.status == MessageStatus.QUEUED, Message.due_at <= now)
         .order_by(Message.priority.desc(), Message.due_at, Message.id)
         .limit(batch or settings.dispatch_batch)
         .with_for_update(skip_locked=True)
-    ).all()
+    )
+    if only is not None:
+        claim = claim.where(Message.id.in_(list(only) or [0]))
+    claimed = session.execute(claim).all()
     result.claimed = len(claimed)
     if not claimed:
         return result
@@ -269,7 +279,10 @@ def _pick(
     lookahead: timedelta,
 ) -> tuple[_Candidate, datetime] | _Wait:
     """The SIM for a message and the time it may send it, or why it waits."""
-    allowed = [c for c in candidates if usage.may_use(c.owner_id, message.user_id)]
+    # An alert about a SIM never leaves through that SIM.
+    allowed = [
+        c for c in candidates if usage.may_use(c.owner_id, message.user_id) and c.id != message.avoid_sim_id
+    ]
     if not allowed:
         return _Wait(NO_SIM)
     with_room = [c for c in allowed if c.room() >= parts]

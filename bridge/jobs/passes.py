@@ -10,6 +10,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .. import alert_checks, alerts
 from ..config import Settings
 from ..outbox import expire_untouched, settle_uncertain
 from ..sims import restart_daemon
@@ -20,6 +21,7 @@ from .harvest import harvest, harvest_reports
 from .health import take_back_dead, update_health
 from .identity import check_identities, take_back_quarantined
 from .inbound import receive
+from .mailer import send_due
 from .watchdog import restarts_due, watch
 
 log = logging.getLogger("smsbridge.jobs")
@@ -75,6 +77,24 @@ def inbound_pass(sessions: sessionmaker[Session], settings: Settings):
 
 def webhook_pass(sessions: sessionmaker[Session], settings: Settings):
     return deliver_due(sessions, settings)
+
+
+def alert_pass(sessions: sessionmaker[Session], settings: Settings) -> dict:
+    """The checks the worker runs (every kind but worker:down), then the
+    alert e-mails that are due. Webhooks and texts leave by their own passes."""
+    queued = run_pass(sessions, lambda s: alerts.evaluate(s, settings, alert_checks.kinds("worker")))
+    return {"changes": queued.changes, "emails": send_due(sessions, settings)}
+
+
+def send_now(sessions: sessionmaker[Session], settings: Settings, queued: alerts.Queued) -> None:
+    """Send what ``queued`` stored at once, without the worker's passes
+    (the web app's worker:down notices: the worker is not there to)."""
+    if queued.message_ids:
+        run_pass(sessions, lambda s: dispatch(s, settings, only=queued.message_ids))
+    if queued.webhook_ids:
+        deliver_due(sessions, settings, only=queued.webhook_ids)
+    if queued.email_ids:
+        send_due(sessions, settings, only=queued.email_ids)
 
 
 def health_pass(sessions: sessionmaker[Session], settings: Settings):

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from .. import wake
+from .. import heartbeat, wake
 from ..config import Settings
 from ..db import UNAVAILABLE, make_engine, make_session_factory
 from . import passes
@@ -38,6 +38,9 @@ class Worker:
         self._running: set[str] = set()
         self._idle = threading.Condition()
         self._unreachable: set[str] = set()  # jobs whose last pass found no database
+        self._recorded: dict[str, float] = {}  # job -> monotonic time of its last heartbeat write
+        # Often enough that a live worker never looks down.
+        self._beat_every = min(heartbeat.RECORD_EVERY, settings.worker_down_after / 4)
 
     def _wake(self) -> None:
         self._woken.set()
@@ -69,6 +72,7 @@ class Worker:
         # Deliveries wait on other people's servers: their own job and threads,
         # so a slow receiver never delays sending or receiving.
         self._add("webhooks", lambda: passes.webhook_pass(self.sessions, s), s.webhook_interval)
+        self._add("alerts", lambda: passes.alert_pass(self.sessions, s), s.alert_interval)
         self._add(
             "health",
             lambda: passes.health_pass(self.sessions, s),
@@ -100,6 +104,7 @@ class Worker:
                 self._running.add(name)
             try:
                 job()
+                self._beat(name)
                 self._reached(name)
             except UNAVAILABLE as exc:
                 self._unreached(name, exc)
@@ -112,6 +117,14 @@ class Worker:
 
         run.__name__ = name
         return run
+
+    def _beat(self, name: str) -> None:
+        """Say the pass happened (the worker's heartbeat), now and then."""
+        now = time.monotonic()
+        if name not in self._recorded or now - self._recorded[name] >= self._beat_every:
+            with self.sessions.begin() as session:
+                heartbeat.record(session, name)
+            self._recorded[name] = now
 
     def _unreached(self, name: str, exc: Exception) -> None:
         # One line when a job loses the database and one when it is back,

@@ -1,4 +1,5 @@
 """The WSGI app. ``create_app`` builds it and never starts background jobs.
+``/healthz``, ``/readyz`` and ``/metrics`` are in ``monitoring``.
 
 While the database is unreachable (down, restarting, frozen past
 ``db_timeout``) every route answers 503 with ``Retry-After`` and a JSON body
@@ -8,15 +9,15 @@ JSON API's ``Idempotency-Key`` makes its retry safe)."""
 
 from __future__ import annotations
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, jsonify, request
 from flask.json.provider import DefaultJSONProvider
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from admin import init_admin
 
-from .. import reports
+from .. import metrics, reports
 from ..config import Settings, load_settings
 from ..db import (
     UNAVAILABLE,
@@ -26,6 +27,7 @@ from ..db import (
     make_session_factory,
 )
 from .api import classic, v1
+from .monitoring import monitoring
 
 MAX_REQUEST_BYTES = 1024 * 1024
 RETRY_AFTER_SECONDS = 5
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # The notebook's cells run as its own read-only account, never this one.
         "report_engine": reports.NotebookEngine(settings),
         "unavailable": unavailable,
+        "metrics": metrics.registry(sessions, settings),
     }
 
     bind_to_requests(app, sessions)
@@ -72,20 +75,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for kind in UNAVAILABLE:
         app.register_error_handler(kind, _database_unavailable)
 
-    @app.get("/healthz")
-    def healthz():
-        try:
-            with g.db_session.begin():
-                g.db_session.execute(text("SELECT 1"))
-        except UNAVAILABLE as exc:
-            unavailable.record(exc)
-            return (
-                jsonify({"status": "unavailable", "database": UNAVAILABLE_MESSAGE}),
-                503,
-                {"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
-        return jsonify({"status": "ok"})
-
+    app.register_blueprint(monitoring)
     app.register_blueprint(classic)
     app.register_blueprint(v1)
     init_admin(app)

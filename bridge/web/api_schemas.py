@@ -424,9 +424,18 @@ class Health(ResponseModel):
     status: Literal["ok"]
 
 
-class HealthUnavailable(ResponseModel):
-    status: Literal["unavailable"]
-    database: str = Field(description="Why: the database did not answer within `db_timeout`.")
+class Readiness(ResponseModel):
+    """Whether the gateway can do its job: the database answers, the worker
+    passed within `worker_down_after` and at least one SIM is healthy."""
+
+    status: Literal["ready", "unready"]
+    problems: list[str] = Field(description="What is wrong, in words; empty when ready.")
+    database: bool = Field(description="The database answered within `db_timeout`.")
+    worker_last_pass_seconds_ago: float | None = Field(
+        description="Seconds since the worker last finished a pass; null: never, or the database is away."
+    )
+    sims_healthy: int | None = Field(description="Enabled SIMs in the `healthy` state.")
+    sims_total: int | None = Field(description="Every SIM, enabled or not.")
 
 
 class AcceptedMessage(ResponseModel):

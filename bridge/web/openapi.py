@@ -84,6 +84,7 @@ class Reply:
     body: object = None
     headers: dict | None = None
     name: str | None = None
+    media: str = "application/json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,12 +187,53 @@ ROUTES = (
         "/healthz",
         "healthz",
         "meta",
-        "Liveness: the app answers and reaches its database",
+        "Liveness: this web process answers",
+        public=True,
+        description="Does not touch the database, so an outage of it does not get a "
+        "healthy process restarted; `/readyz` says whether the gateway can work.",
+        replies={"200": Reply("The process is up.", s.Health)},
+    ),
+    Route(
+        "get",
+        "/readyz",
+        "readyz",
+        "meta",
+        "Readiness: the database answers, the worker runs, a SIM is healthy",
         public=True,
         replies={
-            "200": Reply("The database answered `SELECT 1`.", s.Health),
+            "200": Reply("Ready: every check passed.", s.Readiness),
             "503": Reply(
-                "The database did not answer within `db_timeout`.", s.HealthUnavailable, headers=RETRY_AFTER
+                "Not ready: `problems` says what is wrong (the database did not answer within "
+                "`db_timeout`, the worker has not passed within `worker_down_after`, or no SIM is healthy).",
+                s.Readiness,
+                headers=RETRY_AFTER,
+            ),
+        },
+    ),
+    Route(
+        "get",
+        "/metrics",
+        "metrics",
+        "meta",
+        "Prometheus metrics, read from the database when scraped",
+        public=True,
+        description="Served to loopback clients only, unless `metrics_token` is set: then to "
+        'anyone with `Authorization: Bearer <metrics_token>`. README "Monitoring" lists the names.',
+        replies={
+            "200": Reply(
+                "The Prometheus text exposition format (0.0.4).",
+                {"type": "string"},
+                media="text/plain; version=0.0.4; charset=utf-8",
+            ),
+            "401": Reply(
+                "`metrics_token` is set and the Bearer token is missing or wrong.",
+                {"type": "string"},
+                media="text/plain",
+            ),
+            "403": Reply(
+                "Not a loopback client, and no `metrics_token` is set.",
+                {"type": "string"},
+                media="text/plain",
             ),
         },
     ),
@@ -527,7 +569,7 @@ class _Builder:
         if reply.headers:
             answer["headers"] = reply.headers
         if reply.body is not None:
-            answer["content"] = {"application/json": {"schema": self.schema(reply.body)}}
+            answer["content"] = {reply.media: {"schema": self.schema(reply.body)}}
         return answer
 
     def parameters(self, route: Route) -> list[dict]:
