@@ -68,34 +68,31 @@ def _enabled_sims(session: Session) -> list[Sim]:
     return list(session.scalars(select(Sim).where(Sim.enabled.is_(True)).order_by(Sim.name)))
 
 
+def _in_state(session: Session, state: str, says: str) -> list[Finding]:
+    """Every enabled SIM in ``state``, with the reason ``sim_state`` gives."""
+    return [
+        Finding(sim.name, f"SIM {sim.name} ({sim.number}) {says}: {sim_state(sim)[1]}", sim_id=sim.id)
+        for sim in _enabled_sims(session)
+        if sim_state(sim)[0] == state
+    ]
+
+
 @check("sim:down")
 def sim_down(session: Session, settings: Settings, now: datetime) -> list[Finding]:
     """An enabled SIM whose daemon's heartbeat stopped (or never began)."""
-    return [
-        Finding(sim.name, f"SIM {sim.name} ({sim.number}) is down: {sim_state(sim)[1]}", sim_id=sim.id)
-        for sim in _enabled_sims(session)
-        if sim_state(sim)[0] == "dead"
-    ]
+    return _in_state(session, "dead", "is down")
 
 
 @check("sim:stalled")
 def sim_stalled(session: Session, settings: Settings, now: datetime) -> list[Finding]:
     """A SIM whose daemon heartbeats but does not send (the watchdog's verdict)."""
-    return [
-        Finding(sim.name, f"SIM {sim.name} ({sim.number}) stalled: {sim_state(sim)[1]}", sim_id=sim.id)
-        for sim in _enabled_sims(session)
-        if sim_state(sim)[0] == "stalled"
-    ]
+    return _in_state(session, "stalled", "stalled")
 
 
 @check("sim:quarantined")
 def sim_quarantined(session: Session, settings: Settings, now: datetime) -> list[Finding]:
     """A SIM that gets nothing because its card changed, or another SIM has its card."""
-    return [
-        Finding(sim.name, f"SIM {sim.name} ({sim.number}) is quarantined: {sim_state(sim)[1]}", sim_id=sim.id)
-        for sim in _enabled_sims(session)
-        if sim_state(sim)[0] == "quarantined"
-    ]
+    return _in_state(session, "quarantined", "is quarantined")
 
 
 @check("sim:balance_low")

@@ -201,7 +201,17 @@ def test_no_column_named_like_a_secret_is_granted_to_the_notebook():
                 table,
                 column,
             )
-    assert schema.notebook_grants()["users"] == ["id", "login", "is_admin", "blocked", "created_at"]
+    # Everything of a user but the password hash (the send window is no secret).
+    assert schema.notebook_grants()["users"] == [
+        "id",
+        "login",
+        "is_admin",
+        "blocked",
+        "created_at",
+        "send_window_start",
+        "send_window_end",
+        "timezone",
+    ]
 
 
 def test_without_its_account_the_notebook_runs_no_sql(settings, engine, tmp_path):
