@@ -170,9 +170,7 @@ class SimsView(SecureView):
                 delivery_report=form.get("delivery_report") == "on",
             )
 
-        _run(
-            add_sim, f"SIM {name} added; start its daemon on its page or with `smsbridge smsd start {name}`."
-        )
+        _run(add_sim, f"SIM {name} added. Start its daemon on its page, or run: smsbridge smsd start {name}")
         return redirect(url_for(".index"))
 
     @expose("/<sim_name>/")

@@ -10,6 +10,7 @@ from flask_admin import expose
 from sqlalchemy import select
 
 from bridge import archive, usage, wake
+from bridge.clock import utcnow
 from bridge.errors import ArchiveError, NotFound
 from bridge.messages import message_view, visible_message
 from bridge.models import MessageStatus, Sim, User
@@ -120,6 +121,7 @@ class MessagesView(SecureView):
             statuses=[s.value for s in MessageStatus],
             sims=sims,
             users=users,
+            now=utcnow(),
         ), 400 if problems else 200
 
     @expose("/export.csv")

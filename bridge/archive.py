@@ -155,6 +155,8 @@ def _row(message: Message, login: str, sim: str | None) -> dict:
         "sent_at": message.sent_at,
         "finished_at": message.finished_at,
         "last_error": message.last_error,
+        "wait_reason": message.wait_reason,
+        "send_at": message.send_at,
         "text": message.text,
     }
 

@@ -405,3 +405,32 @@ def test_alert_channels_are_added_and_removed_in_the_admin(client, make_user, se
     post(client, f"/admin/alerts/channels/{first}/remove", page="/admin/alerts/")
     with sessions.begin() as session:
         assert [c["kind"] for c in list_channels(session)] == ["email"]
+
+
+def test_archive_says_why_a_message_waits_failed_or_is_scheduled(client, make_user, sessions, settings, sim):
+    from datetime import timedelta
+
+    from bridge.clock import utcnow
+
+    user = make_user(admin=True)
+    log_in(client, user)
+    failed = queue(sessions, settings, user["login"], to="+79991110001", text="gone")
+    waiting = queue(sessions, settings, user["login"], to="+79991110002", text="waits")
+    later = queue(sessions, settings, user["login"], to="+79991110003", text="in 2099")
+    with sessions.begin() as session:
+        session.execute(
+            update(Message)
+            .where(Message.id == failed)
+            .values(status=MessageStatus.FAILED, last_error="SIM simA: gammu-smsd reported a sending error")
+        )
+        session.execute(
+            update(Message).where(Message.id == waiting).values(wait_reason="no SIM is available")
+        )
+        session.execute(
+            update(Message).where(Message.id == later).values(send_at=utcnow() + timedelta(days=365))
+        )
+    page = client.get("/admin/messages/").get_data(as_text=True)
+    reasons = re.findall(r'<td class="small text-muted reason">([^<]*)</td>', page)
+    assert "SIM simA: gammu-smsd reported a sending error" in reasons
+    assert "no SIM is available" in reasons
+    assert any(r.startswith("scheduled for ") for r in reasons)
