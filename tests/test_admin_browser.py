@@ -1,103 +1,25 @@
 """The web admin in a real browser (Debian's chromium, driven by
 Playwright) against the real server: `smsbridge run` as a subprocess, so
 the worker inside it dispatches to real gammu-smsd daemons and harvests.
-
-One server and one browser serve the whole module (starting them is the
-slow part); every test gets a fresh browser context, i.e. no cookies.
-Set SMSBRIDGE_SCREENSHOTS=docs to refresh the README's screenshots.
+The fixtures and steps are in tests/browser.py.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import pytest
-from sqlalchemy import func, select
-
-from bridge.models import Message
-from tests.conftest import running_gateway, wait_for
-
-CHROMIUM = "/usr/bin/chromium"
-# No downloads, no phoning home: the test machine may have no internet.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = os.environ.get("SMSBRIDGE_SCREENSHOTS")
-XSS = "<img src=x onerror=alert(1)>"
-
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="needs Debian's chromium (scripts/bootstrap.sh installs it)"
+from tests.browser import (  # noqa: F401 - fixtures
+    XSS,
+    browser,
+    log_in,
+    message_count,
+    needs_chromium,
+    page,
+    screenshot,
+    send_from_form,
+    server,
 )
+from tests.conftest import wait_for
 
-
-@pytest.fixture(scope="module")
-def server(settings, engine):
-    with running_gateway(settings) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.dialogs = []  # any alert() the page manages to run lands here
-
-    def on_dialog(dialog):
-        page.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    yield page
-    context.close()
-
-
-def log_in(page, user: dict) -> None:
-    page.goto("/admin/")
-    page.fill("#login", user["login"])
-    page.fill("#password", user["password"])
-    page.click("button[type=submit]")
-    page.wait_for_selector("text=Log out")
-
-
-def screenshot(page, name: str) -> None:
-    if SCREENSHOTS:
-        Path(SCREENSHOTS).mkdir(exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOTS) / f"admin-{name}.png"), full_page=True)
-
-
-def send_from_form(page, to: str, text: str) -> list[int]:
-    page.goto("/admin/send/")
-    page.fill("#to", to)
-    page.fill("#text", text)
-    page.click("#send")
-    links = page.locator("#accepted a.accepted-id")
-    links.first.wait_for()
-    return [int(t.lstrip("#")) for t in links.all_inner_texts()]
-
-
-def message_count(sessions) -> int:
-    with sessions.begin() as session:
-        return session.scalar(select(func.count()).select_from(Message))
-
+pytestmark = needs_chromium
 
 def test_send_form_to_two_numbers_and_watch_them_reach_sent(page, make_user, modems):
     user = make_user(admin=True)
