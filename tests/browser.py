@@ -1,10 +1,11 @@
 """Browser tests' fixtures and steps: Debian's chromium driven by
 Playwright against `smsbridge run` as a subprocess.
 
-A test module imports the fixtures it uses (``browser``, ``server``,
-``page``, ``phone_page``) and sets ``pytestmark = needs_chromium``. One
-server per module and one browser per module (starting them is the slow
-part); every test gets a fresh browser context, i.e. no cookies.
+The fixtures ``browser``, ``server``, ``page`` (1280 px) and ``phone_page``
+(390 px) are in tests/conftest.py; a browser test module sets
+``pytestmark = needs_chromium``. One server and one browser per module
+(starting them is the slow part); every test gets a fresh browser context,
+i.e. no cookies.
 Set SMSBRIDGE_SCREENSHOTS=docs to refresh the README's screenshots.
 """
 
@@ -17,7 +18,6 @@ import pytest
 from sqlalchemy import func, select
 
 from bridge.models import Message
-from tests.conftest import running_gateway
 
 CHROMIUM = "/usr/bin/chromium"
 # No downloads, no phoning home: the test machine may have no internet.
@@ -41,23 +41,7 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="module")
-def server(settings, engine):
-    with running_gateway(settings) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def _new_page(browser, server, viewport, **options):
+def new_page(browser, server, viewport, **options):
     context = browser.new_context(base_url=server, viewport=viewport, **options)
     page = context.new_page()
     page.set_default_timeout(10_000)
@@ -69,21 +53,6 @@ def _new_page(browser, server, viewport, **options):
 
     page.on("dialog", on_dialog)
     return page
-
-
-@pytest.fixture
-def page(browser, server):
-    page = _new_page(browser, server, DESKTOP)
-    yield page
-    page.context.close()
-
-
-@pytest.fixture
-def phone_page(browser, server):
-    """A phone's screen: 390 px wide, touch, a phone's pixel ratio."""
-    page = _new_page(browser, server, PHONE, device_scale_factor=3, is_mobile=True, has_touch=True)
-    yield page
-    page.context.close()
 
 
 def log_in(page, user: dict) -> None:
@@ -113,5 +82,3 @@ def send_from_form(page, to: str, text: str) -> list[int]:
 def message_count(sessions) -> int:
     with sessions.begin() as session:
         return session.scalar(select(func.count()).select_from(Message))
-
-

@@ -35,6 +35,7 @@ from bridge.jobs.health import check_health
 from bridge.models import Base, GammuBase
 from bridge.schema import create_database_if_missing, create_notebook_account, init_schema
 from bridge.web import create_app
+from tests import browser as browser_steps
 
 DEFAULT_SERVER = "mysql+pymysql://root@localhost/?unix_socket=/run/mysqld/mysqld.sock"
 PASSWORD = "correct horse battery"
@@ -389,3 +390,42 @@ def receiver():
     yield make
     for r in made:
         r.close()
+
+
+# --------------------------------------------------------------------------
+# The admin in a real browser (steps and constants: tests/browser.py)
+
+
+@pytest.fixture(scope="module")
+def server(settings, engine):
+    with running_gateway(settings) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=browser_steps.CHROMIUM, args=browser_steps.CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    page = browser_steps.new_page(browser, server, browser_steps.DESKTOP)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def phone_page(browser, server):
+    """A phone's screen: 390 px wide, touch, a phone's pixel ratio."""
+    page = browser_steps.new_page(
+        browser, server, browser_steps.PHONE, device_scale_factor=3, is_mobile=True, has_touch=True
+    )
+    yield page
+    page.context.close()

@@ -1,25 +1,16 @@
 """The web admin in a real browser (Debian's chromium, driven by
 Playwright) against the real server: `smsbridge run` as a subprocess, so
 the worker inside it dispatches to real gammu-smsd daemons and harvests.
-The fixtures and steps are in tests/browser.py.
+Fixtures in tests/conftest.py, steps in tests/browser.py.
 """
 
 from __future__ import annotations
 
-from tests.browser import (  # noqa: F401 - fixtures
-    XSS,
-    browser,
-    log_in,
-    message_count,
-    needs_chromium,
-    page,
-    screenshot,
-    send_from_form,
-    server,
-)
+from tests.browser import XSS, log_in, message_count, needs_chromium, screenshot, send_from_form
 from tests.conftest import wait_for
 
 pytestmark = needs_chromium
+
 
 def test_send_form_to_two_numbers_and_watch_them_reach_sent(page, make_user, modems):
     user = make_user(admin=True)
