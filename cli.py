@@ -264,7 +264,12 @@ def user_unblock(ctx, login):
     help="Quiet hours: texts go out only in this window of local time (e.g. 09:00-21:00; "
     "22:00-06:00 spans midnight) and wait outside it; 'none' sends at any time.",
 )
-@click.option("--timezone", metavar="ZONE", help="The window's time zone, an IANA name (default UTC).")
+@click.option(
+    "--timezone",
+    metavar="ZONE",
+    help="The user's time zone, an IANA name (default UTC): their send window is read in it "
+    "and the admin shows them every time in it.",
+)
 @pass_ctx
 def user_set(ctx, login, send_window, timezone):
     """Change a user's settings; options not given stay as they are."""

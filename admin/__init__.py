@@ -21,9 +21,11 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from bridge.clock import show_time
 from bridge.config import Settings
 from bridge.db import UNAVAILABLE, bind_to_requests
 
+from .account import AccountView
 from .alerts import REFRESH_SECONDS, AlertsView, open_alerts
 from .auth import SESSION_LIFETIME, LoginView, SessionCookies, current_user, secret_key
 from .dashboard import DashboardView
@@ -80,7 +82,8 @@ def create_admin_app(settings: Settings, smsbridge: dict) -> Flask:
     for kind in UNAVAILABLE:
         app.register_error_handler(kind, _database_unavailable)
 
-    app.jinja_env.filters["utc"] = _utc
+    app.jinja_env.filters["when"] = when
+    app.jinja_env.globals["viewer_zone"] = viewer_zone
     app.jinja_env.globals["admin_user"] = current_user
     app.jinja_env.globals["open_alerts"] = open_alerts
     app.jinja_env.globals["refresh_seconds"] = REFRESH_SECONDS
@@ -102,14 +105,18 @@ def create_admin_app(settings: Settings, smsbridge: dict) -> Flask:
     admin.add_view(WebhookView(name="Webhook", endpoint="webhook"))
     admin.add_view(NotebookView(name="Reports", endpoint="notebook"))
     admin.add_view(AlertsView(name="Alerts", endpoint="alerts"))
+    admin.add_view(AccountView(name="Account", endpoint="account"))
     admin.add_view(LoginView(name="Log in", endpoint="login"))
     return app
 
 
-def _utc(value) -> str:
-    """Naive UTC datetimes (or ISO strings from message_view) for people."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        return value.replace("T", " ").rstrip("Z")[:19] + " UTC"
-    return value.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+def viewer_zone() -> str:
+    """The time zone the signed-in person reads times in (users.timezone)."""
+    user = current_user()
+    return (user.timezone if user else None) or "UTC"
+
+
+def when(value) -> str:
+    """A stored time (or its ISO form) in the reader's time zone: one format
+    on every page, "2026-11-25 09:35:24 MSK"."""
+    return show_time(value, viewer_zone())

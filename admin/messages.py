@@ -50,6 +50,7 @@ def filter_from_args(args, problems: list[str]) -> archive.MessageFilter:
         user_id=query_int(args, "user", problems) if signed_in_user().is_admin else None,
         created_from=_date(args.get("from"), problems, "from"),
         created_to=_date(args.get("to"), problems, "to"),
+        time_zone=signed_in_user().timezone,
         search=args.get("q", "")[:100],
         stuck_after=timedelta(seconds=settings().stuck_after) if args.get("stuck") else None,
     )

@@ -17,7 +17,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import webhooks
-from .clock import utcnow
+from .clock import local_day_bounds, utcnow
 from .db import execute_dml
 from .errors import ArchiveError
 from .messages import stuck
@@ -58,8 +58,9 @@ class MessageFilter:
     status: MessageStatus | None = None
     sim_id: int | None = None
     user_id: int | None = None
-    created_from: date | None = None  # inclusive, UTC days
+    created_from: date | None = None  # inclusive, calendar days in ``time_zone``
     created_to: date | None = None  # inclusive
+    time_zone: str | None = None  # the person's (users.timezone); None: UTC
     search: str = ""  # part of the number or of the text
     stuck_after: timedelta | None = None  # only messages stuck this long (see messages.stuck)
 
@@ -79,9 +80,9 @@ def _filtered(query: Select, wanted: MessageFilter, viewer: User | None) -> Sele
     if wanted.user_id is not None:
         query = query.where(Message.user_id == wanted.user_id)
     if wanted.created_from is not None:
-        query = query.where(Message.created_at >= wanted.created_from)
+        query = query.where(Message.created_at >= local_day_bounds(wanted.created_from, wanted.time_zone)[0])
     if wanted.created_to is not None:
-        query = query.where(Message.created_at < wanted.created_to + timedelta(days=1))
+        query = query.where(Message.created_at < local_day_bounds(wanted.created_to, wanted.time_zone)[1])
     if wanted.stuck_after is not None:
         query = query.where(stuck(utcnow(), wanted.stuck_after))
     search = wanted.search.strip()

@@ -128,13 +128,23 @@ def set_blocked(session: Session, login: str, blocked: bool) -> None:
         end_sessions(session, user.id)
 
 
+def set_timezone(session: Session, login: str, timezone: str) -> User:
+    """The user's time zone, an IANA name ("UTC" or blank: UTC): the one
+    their send window is read in and the admin shows them every time in.
+    Messages a window held are looked at again at once."""
+    user = get_user(session, login)
+    user.timezone = check_timezone(timezone) if timezone.strip() else None
+    wake_waiting(session, Message.user_id == user.id)
+    return user
+
+
 def set_send_window(session: Session, login: str, window: str | None, timezone: str | None = None) -> User:
     """Quiet hours: ``window`` "09:00-21:00" (local time in ``timezone``, an
     IANA name; the user's own, else UTC), "none" or None to send at any
     time. Messages the old window held are looked at again at once."""
     user = get_user(session, login)
     if timezone is not None:
-        user.timezone = check_timezone(timezone)
+        set_timezone(session, login, timezone)
     if window is not None:
         if window.strip().lower() == "none":
             user.send_window_start = user.send_window_end = None
