@@ -21,6 +21,8 @@ from bridge import (
     balance,
     migrations,
     modems,
+    notebook_files,
+    notebooks,
     optouts,
     reports,
     rules,
@@ -1089,6 +1091,57 @@ def alerts_command(ctx, open_only, as_json, limit):
             f"{r['id']}\t{r['level']}\t{r['kind']}\t{r['subject'] or '-'}\t"
             f"{r['opened_at']}\t{until}\t{r['detail']}"
         )
+
+
+# ---------------------------------------------------------------- reports notebooks
+
+
+@main.group()
+def notebook():
+    """The admin's report notebooks: list, export and import (one JSON file each)."""
+
+
+@notebook.command("list")
+@pass_ctx
+def notebook_list(ctx):
+    """Notebooks in tab order: id, name, number of cells."""
+    with ctx.sessions.begin() as session:
+        for book in notebooks.list_notebooks(session):
+            click.echo(f"{book.id}\t{book.name}\t{len(book.cells)} cells")
+
+
+@notebook.command("export")
+@click.argument("name")
+@click.option(
+    "--output", "-o", type=click.File("w", encoding="utf-8"), default="-", help="File (default: stdout)."
+)
+@pass_ctx
+def notebook_export(ctx, name, output):
+    """Write notebook NAME (or its id) as one JSON file, to import on another gateway."""
+    with ctx.sessions.begin() as session:
+        document = notebook_files.export_notebook(session, _notebook_id(session, name))
+    json.dump(document, output, ensure_ascii=False, indent=2)
+    output.write("\n")
+
+
+@notebook.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--name", help="Name of the new notebook (default: the file's; a taken name gets ' (2)').")
+@pass_ctx
+def notebook_import(ctx, file, name):
+    """Add the notebook in FILE (made by `notebook export` or the admin's Export) as a new notebook."""
+    document = notebook_files.parse_file(file.read(notebook_files.MAX_FILE_BYTES + 1))
+    with ctx.sessions.begin() as session:
+        book = notebook_files.import_notebook(session, document, name)
+        cells = len(notebooks.list_cells(session, book.id))
+        click.echo(f"notebook {book.id} {book.name!r}: {cells} cells imported")
+
+
+def _notebook_id(session, name: str) -> int:
+    for book in notebooks.list_notebooks(session):
+        if book.name.lower() == name.strip().lower() or str(book.id) == name.strip():
+            return book.id
+    raise click.ClickException(f"no notebook named {name!r} (see `smsbridge notebook list`)")
 
 
 # ---------------------------------------------------------------- jobs, once

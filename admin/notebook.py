@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Response, flash, redirect, request, url_for
 from flask_admin import expose
 
-from bridge import reports
+from bridge import notebooks, reports
 from bridge.errors import ReportError
 from bridge.models import ReportCell
 
@@ -35,9 +35,9 @@ class NotebookView(SecureView):
 
     def _page(self, results: dict[int, dict] | None = None):
         with db().begin():
-            reports.ensure_starter_cells(db())
+            notebooks.ensure_starter_notebook(db())
         with db().begin():
-            cells = reports.list_cells(db())
+            cells = self._cells()
         return self.render(
             "smsbridge/notebook.html",
             cells=cells,
@@ -63,8 +63,12 @@ class NotebookView(SecureView):
     @expose("/run-all", methods=("POST",))
     def run_all(self):
         with db().begin():
-            cells = reports.list_cells(db())
+            cells = self._cells()
         return self._page(self._run(cells))
+
+    def _cells(self) -> list[ReportCell]:
+        first = notebooks.list_notebooks(db())[:1]
+        return notebooks.list_cells(db(), first[0].id) if first else []
 
     @expose("/cell/<int:cell_id>.csv")
     def csv(self, cell_id: int):
@@ -107,8 +111,13 @@ class NotebookView(SecureView):
                 form["query"] = request.form.get("query", "")
             try:
                 with db().begin():
-                    saved = reports.save_cell(
-                        db(), cell_id, title=form["title"], query=form["query"], chart=form["chart"]
+                    saved = notebooks.save_cell(
+                        db(),
+                        cell_id,
+                        notebook_id=notebooks.list_notebooks(db())[0].id,
+                        title=form["title"],
+                        query=form["query"],
+                        chart=form["chart"],
                     )
             except ReportError as exc:
                 error = str(exc)
@@ -121,19 +130,19 @@ class NotebookView(SecureView):
 
     @expose("/move/<int:cell_id>/<direction>", methods=("POST",))
     def move(self, cell_id: int, direction: str):
-        self._change(lambda: reports.move_cell(db(), cell_id, -1 if direction == "up" else 1))
+        self._change(lambda: notebooks.move_cell(db(), cell_id, -1 if direction == "up" else 1))
         return redirect(url_for(".index") + f"#cell-{cell_id}")
 
     @expose("/delete/<int:cell_id>", methods=("POST",))
     def delete(self, cell_id: int):
-        if self._change(lambda: reports.delete_cell(db(), cell_id)):
+        if self._change(lambda: notebooks.delete_cell(db(), cell_id)):
             flash("Cell deleted.", "success")
         return redirect(url_for(".index"))
 
     def _cell(self, cell_id: int) -> ReportCell | None:
         try:
             with db().begin():
-                return reports.get_cell(db(), cell_id)
+                return notebooks.get_cell(db(), cell_id)
         except ReportError as exc:
             flash(str(exc), "error")
             return None

@@ -628,17 +628,46 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class Notebook(Base):
+    """A named page of report cells ("Billing", "Delivery"), in tab order."""
+
+    __tablename__ = "notebooks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+    # The database deletes a notebook's cells with it (ON DELETE CASCADE).
+    cells: Mapped[list[ReportCell]] = relationship(
+        order_by="[ReportCell.position, ReportCell.id]",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        back_populates="notebook",
+    )
+
+
 class ReportCell(Base):
-    """A cell of the reports notebook: a read-only SQL query or a built-in report."""
+    """A cell of a notebook: a read-only SQL query, a built-in report or a
+    markdown text (its text in ``query``). The chart's columns are names of
+    the result's columns: ``chart_x`` the labels (None: the first column),
+    ``chart_y`` comma-separated values (None: every numeric column but x),
+    ``chart_y2`` those of them drawn against a second axis on the right."""
 
     __tablename__ = "report_cells"
     id: Mapped[int] = mapped_column(primary_key=True)
+    notebook_id: Mapped[int] = mapped_column(ForeignKey("notebooks.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(default=0)
     title: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(16), default="sql")  # sql | builtin
-    query: Mapped[str] = mapped_column(Text)  # SQL, or the builtin's name
+    kind: Mapped[str] = mapped_column(String(16), default="sql")  # sql | builtin | markdown
+    query: Mapped[str] = mapped_column(Text)  # SQL, the builtin's name, or markdown
     chart: Mapped[str] = mapped_column(String(8), default="")  # '' | bar | line
+    chart_x: Mapped[str | None] = mapped_column(String(64))
+    chart_y: Mapped[str | None] = mapped_column(String(255))
+    chart_y2: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+    notebook: Mapped[Notebook] = relationship(back_populates="cells")
 
 
 class WorkerPass(Base):

@@ -1,5 +1,7 @@
-"""The reports notebook: ordered cells, each a saved read-only SQL query or
-a built-in report, and the one way to run them.
+"""Running the notebook's cells: a read-only SQL query (with named
+parameters such as ``:since``, bound by the driver), a built-in report, or
+a markdown text (nothing to run). How cells are stored is
+``bridge.notebooks``.
 
 Cell SQL is written by admins and runs as written, on purpose. What keeps
 it to reading is the server, not a filter on text:
@@ -27,6 +29,8 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -53,7 +57,7 @@ from .sims import sim_overview
 ROW_CAP = 1000
 TIME_LIMIT_SECONDS = 10
 CHARTS = ("", "bar", "line")
-KINDS = ("sql", "builtin")
+KINDS = ("sql", "builtin", "markdown")
 INBOUND_TABLE = "inbound_messages"
 
 # MariaDB/MySQL error numbers the notebook explains in words.
@@ -68,6 +72,7 @@ class CellResult:
     rows: list[tuple] = dataclasses.field(default_factory=list)
     truncated: bool = False
     error: str | None = None  # the cell could not run
+    parameter: str | None = None  # the parameter whose value is at fault
     note: str | None = None  # it ran, with something to say
     seconds: float = 0.0
 
@@ -190,26 +195,143 @@ def check_read_only_sql(sql: str) -> str:
     return statement
 
 
+# --------------------------------------------------------------------------
+# Parameters: ``:since`` in a cell's SQL, bound by the driver, never pasted
+
+# A name after one colon, in SQL as the server reads it: not "::", not ":=",
+# not "a:b"; inside literals and comments it is text (see _LEXEME).
+_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
+_DATE_NAMES = frozenset({"since", "until", "from", "to", "day", "date", "start", "end"})
+_DATE_SUFFIXES = ("_at", "_on", "_date")
+# Names whose empty field the notebook fills with the start of its default span.
+_SPAN_STARTS = frozenset({"since", "from", "start"})
+DEFAULT_SPAN_DAYS = 30
+MAX_TEXT_PARAMETER = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class Parameter:
+    name: str
+    kind: str  # date | sim | text
+
+    @property
+    def default(self) -> str:
+        """What an empty input starts as: a date span of the last 30 days
+        (today included) for dates, nothing for the rest."""
+        if self.kind != "date":
+            return ""
+        today = utcnow().date()
+        if self.name in _SPAN_STARTS:
+            return (today - timedelta(days=DEFAULT_SPAN_DAYS - 1)).isoformat()
+        return today.isoformat()
+
+
+def parameter_kind(name: str) -> str:
+    lowered = name.lower()
+    if lowered in _DATE_NAMES or lowered.endswith(_DATE_SUFFIXES):
+        return "date"
+    return "sim" if lowered == "sim" else "text"
+
+
+def _code_and_text(statement: str):
+    """(is_code, piece) over the statement: code is what lies outside string
+    literals, quoted names and comments."""
+    position = 0
+    for match in _LEXEME.finditer(statement):
+        yield True, statement[position : match.start()]
+        yield match.lastgroup in ("executable", "end"), match.group()
+        position = match.end()
+    yield True, statement[position:]
+
+
+def cell_parameters(cell_or_sql: ReportCell | str) -> list[Parameter]:
+    """The named parameters of a SQL cell, in order of first use."""
+    if isinstance(cell_or_sql, ReportCell):
+        if cell_or_sql.kind != "sql":
+            return []
+        cell_or_sql = cell_or_sql.query
+    names: dict[str, Parameter] = {}
+    for is_code, piece in _code_and_text(cell_or_sql or ""):
+        if is_code:
+            for name in _PARAMETER.findall(piece):
+                names.setdefault(name, Parameter(name, parameter_kind(name)))
+    return list(names.values())
+
+
+def bind_parameters(parameters: Sequence[Parameter], raw: Mapping[str, str]) -> dict[str, object]:
+    """{name: value} for the driver, from the text of the inputs: a date
+    (YYYY-MM-DD) or a date and time (YYYY-MM-DD HH:MM) for date-like
+    names, text for the rest. ReportError naming the parameter otherwise."""
+    bound: dict[str, object] = {}
+    for parameter in parameters:
+        value = (raw.get(parameter.name) or "").strip()
+        if not value:
+            raise ReportError(f"the cell needs a value for :{parameter.name}", field=parameter.name)
+        if parameter.kind == "date":
+            bound[parameter.name] = _parse_date(parameter.name, value)
+        elif len(value) > MAX_TEXT_PARAMETER:
+            raise ReportError(
+                f":{parameter.name} is at most {MAX_TEXT_PARAMETER} characters", field=parameter.name
+            )
+        else:
+            bound[parameter.name] = value
+    return bound
+
+
+def _parse_date(name: str, value: str) -> date | datetime:
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        if len(value) in (16, 19) and value[10] in " T":
+            return datetime.fromisoformat(value.replace("T", " "))
+    except ValueError:
+        pass
+    raise ReportError(f":{name} is a date, YYYY-MM-DD or YYYY-MM-DD HH:MM, not {value[:40]!r}", field=name)
+
+
+def _driver_statement(statement: str) -> str:
+    """``:name`` as PyMySQL's ``%(name)s``, every other ``%`` doubled (the
+    driver formats the whole text, literals included)."""
+    out = []
+    for is_code, piece in _code_and_text(statement):
+        piece = piece.replace("%", "%%")
+        out.append(_PARAMETER.sub(r"%(\1)s", piece) if is_code else piece)
+    return "".join(out)
+
+
 def run_sql(
-    engine: Engine | None, sql: str, *, row_cap: int = ROW_CAP, time_limit: int = TIME_LIMIT_SECONDS
+    engine: Engine | None,
+    sql: str,
+    params: Mapping[str, str] | None = None,
+    *,
+    row_cap: int = ROW_CAP,
+    time_limit: int = TIME_LIMIT_SECONDS,
 ) -> CellResult:
-    """``engine``: the notebook account's (None: it is not set up, and the cell does not run)."""
+    """``engine``: the notebook account's (None: it is not set up, and the
+    cell does not run). ``params``: the text of the parameters' inputs."""
     started = time.monotonic()
     try:
         statement = check_read_only_sql(sql)
+        parameters = cell_parameters(statement)
+        bound = bind_parameters(parameters, params or {}) if parameters else None
         if engine is None:
             raise ReportError(MISSING_ACCOUNT)
-        columns, rows, truncated = _read_only(engine, statement, row_cap, time_limit)
+        if bound is not None:
+            statement = _driver_statement(statement)
+        columns, rows, truncated = _read_only(engine, statement, row_cap, time_limit, bound)
     except ReportError as exc:
-        return CellResult(error=str(exc))
+        return CellResult(error=exc.message, parameter=exc.field)
     except Exception as exc:  # noqa: BLE001 - any DB error is shown to the admin
         return CellResult(error=_explain(exc), seconds=time.monotonic() - started)
     return CellResult(columns, rows, truncated, seconds=time.monotonic() - started)
 
 
-def _read_only(engine: Engine, statement: str, row_cap: int, time_limit: int):
-    # The raw DBAPI cursor runs the text exactly as written: SQLAlchemy's
-    # text() would read ":name" inside string literals as bind parameters.
+def _read_only(
+    engine: Engine, statement: str, row_cap: int, time_limit: int, params: Mapping[str, object] | None = None
+):
+    # The raw DBAPI cursor runs the text exactly as written (with params
+    # None, PyMySQL does no %-formatting at all): SQLAlchemy's text() would
+    # read ":name" inside string literals as bind parameters.
     # The session limits are reset before the connection goes back to the
     # pool; if anything fails half-way the connection is discarded instead.
     connection = engine.raw_connection()
@@ -225,7 +347,7 @@ def _read_only(engine: Engine, statement: str, row_cap: int, time_limit: int):
         # The server stops sending rows after the cap; fetchmany holds to it too.
         cursor.execute("SET SESSION sql_select_limit = %s", (row_cap + 1,))
         cursor.execute("START TRANSACTION READ ONLY")
-        cursor.execute(statement, None)
+        cursor.execute(statement, params)
         columns = [d[0] for d in cursor.description or ()]
         rows = [tuple(row) for row in cursor.fetchmany(row_cap + 1)] if columns else []
         cursor.execute("ROLLBACK")
@@ -280,6 +402,8 @@ def _error_code(exc: Exception) -> int | None:
 
 def _parts_per_sim(session: Session, _engine: Engine | None, row_cap: int) -> CellResult:
     sims = sim_overview(session)
+    if not sims:
+        return CellResult(note="No SIMs yet: add one on the SIMs page, and its month shows here.")
     return CellResult(
         ["sim", "parts_used", "monthly_limit", "period_start"],
         [(s["name"], s["parts_used"], s["monthly_limit"], s["period_start"]) for s in sims[:row_cap]],
@@ -303,6 +427,8 @@ def _delivery_by_prefix(session: Session, _engine: Engine | None, row_cap: int) 
         totals[prefix] += count
         sent[prefix] += count if status in _LEFT_THE_MODEM else 0
         delivered[prefix] += count if status == MessageStatus.DELIVERED else 0
+    if not totals:
+        return CellResult(note="No finished messages yet: rates show once texts are sent or fail.")
     ordered = sorted(totals, key=lambda p: (-totals[p], p))
     return CellResult(
         ["prefix", "messages", "sent_pct", "delivered_pct"],
@@ -366,11 +492,21 @@ def run_builtin(session: Session, engine: Engine | None, name: str, *, row_cap: 
 
 
 def run_cell(
-    session: Session, engine: Engine | None, cell: ReportCell, *, row_cap: int = ROW_CAP
+    session: Session,
+    engine: Engine | None,
+    cell: ReportCell,
+    params: Mapping[str, str] | None = None,
+    *,
+    row_cap: int = ROW_CAP,
 ) -> CellResult:
+    """A cell's result; ``params`` the text of the notebook's parameter
+    inputs (only those the cell uses are read). ``session`` must not be in
+    a transaction (a built-in frames its own). A markdown cell has none."""
     if cell.kind == "builtin":
         return run_builtin(session, engine, cell.query, row_cap=row_cap)
-    return run_sql(engine, cell.query, row_cap=row_cap)
+    if cell.kind == "markdown":
+        return CellResult()
+    return run_sql(engine, cell.query, params, row_cap=row_cap)
 
 
 def display_value(value) -> str:
@@ -381,112 +517,3 @@ def display_value(value) -> str:
     if isinstance(value, Decimal):
         return format(value.normalize(), "f") if value == value.to_integral() else str(value)
     return str(value)
-
-
-# --------------------------------------------------------------------------
-# Storing cells
-
-STARTER_CELLS = (
-    ("Parts per SIM this billing month", "builtin", "parts_per_sim", "bar"),
-    (
-        "Delivery rate per SIM",
-        "sql",
-        "SELECT s.name AS sim, COUNT(*) AS messages,\n"
-        "       ROUND(100 * SUM(m.status IN ('sent', 'delivered', 'undelivered')) / COUNT(*), 1)\n"
-        "         AS sent_pct,\n"
-        "       ROUND(100 * SUM(m.status = 'delivered') / COUNT(*), 1) AS delivered_pct\n"
-        "FROM messages m JOIN sims s ON s.id = m.sim_id\n"
-        "WHERE m.status IN ('sent', 'delivered', 'undelivered', 'failed')\n"
-        "GROUP BY s.name ORDER BY s.name",
-        "",
-    ),
-    ("Delivery rate per operator prefix", "builtin", "delivery_by_prefix", ""),
-    (
-        "Busiest hours (UTC, last 30 days)",
-        "sql",
-        "SELECT HOUR(created_at) AS hour, COUNT(*) AS messages\n"
-        "FROM messages WHERE created_at >= NOW() - INTERVAL 30 DAY\n"
-        "GROUP BY HOUR(created_at) ORDER BY hour",
-        "bar",
-    ),
-    (
-        "Messages accepted per day (last 30 days)",
-        "sql",
-        "SELECT DATE(created_at) AS day, COUNT(*) AS messages\n"
-        "FROM messages WHERE created_at >= CURDATE() - INTERVAL 29 DAY\n"
-        "GROUP BY DATE(created_at) ORDER BY day",
-        "line",
-    ),
-    ("Top inbound keywords", "builtin", "inbound_keywords", "bar"),
-)
-
-
-def list_cells(session: Session) -> list[ReportCell]:
-    return list(session.scalars(select(ReportCell).order_by(ReportCell.position, ReportCell.id)))
-
-
-def ensure_starter_cells(session: Session) -> None:
-    """The first visit finds a notebook with useful cells. Caller commits."""
-    if session.scalar(select(func.count()).select_from(ReportCell)):
-        return
-    now = utcnow()
-    for position, (title, kind, query, chart) in enumerate(STARTER_CELLS):
-        session.add(
-            ReportCell(position=position, title=title, kind=kind, query=query, chart=chart, updated_at=now)
-        )
-    session.flush()
-
-
-def save_cell(
-    session: Session, cell_id: int | None, *, title: str, query: str, chart: str, kind: str = "sql"
-) -> ReportCell:
-    """Add (``cell_id`` None) or edit a cell. A built-in keeps its report;
-    only its title and chart change. Caller commits."""
-    title = (title or "").strip()
-    if not 1 <= len(title) <= 200:
-        raise ReportError("a title is 1-200 characters")
-    if chart not in CHARTS:
-        raise ReportError("chart is none, bar or line")
-    if cell_id is None:
-        if kind not in KINDS or (kind == "builtin" and query not in BUILTINS):
-            raise ReportError("unknown kind of cell")
-        last = session.scalar(select(func.max(ReportCell.position))) or 0
-        cell = ReportCell(position=last + 1, kind=kind, query="")
-        session.add(cell)
-    else:
-        cell = get_cell(session, cell_id)
-    if cell.kind == "sql":
-        check_read_only_sql(query)
-        cell.query = query.strip()
-    elif cell_id is None:
-        cell.query = query
-    cell.title, cell.chart, cell.updated_at = title, chart, utcnow()
-    session.flush()
-    return cell
-
-
-def get_cell(session: Session, cell_id: int) -> ReportCell:
-    cell = session.get(ReportCell, cell_id)
-    if cell is None:
-        raise ReportError(f"no cell {cell_id}")
-    return cell
-
-
-def delete_cell(session: Session, cell_id: int) -> None:
-    session.delete(get_cell(session, cell_id))
-    session.flush()
-
-
-def move_cell(session: Session, cell_id: int, step: int) -> None:
-    """Swap with the neighbour above (step -1) or below (+1); positions are
-    renumbered 0..n so they stay dense whatever happened before."""
-    cells = list_cells(session)
-    index = next((i for i, c in enumerate(cells) if c.id == cell_id), None)
-    if index is None:
-        raise ReportError(f"no cell {cell_id}")
-    other = index + step
-    if 0 <= other < len(cells):
-        cells[index], cells[other] = cells[other], cells[index]
-    for position, cell in enumerate(cells):
-        cell.position = position
-    session.flush()

@@ -27,23 +27,22 @@ CREATE TABLE login_failures (
 	PRIMARY KEY (address, login)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
+CREATE TABLE notebooks (
+	id INTEGER NOT NULL AUTO_INCREMENT, 
+	name VARCHAR(100) NOT NULL, 
+	`position` INTEGER NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	updated_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (name)
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
+
 CREATE TABLE opt_outs (
 	phone VARCHAR(20) NOT NULL, 
 	reason VARCHAR(255), 
 	source VARCHAR(32) NOT NULL, 
 	created_at DATETIME NOT NULL, 
 	PRIMARY KEY (phone)
-)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
-
-CREATE TABLE report_cells (
-	id INTEGER NOT NULL AUTO_INCREMENT, 
-	`position` INTEGER NOT NULL, 
-	title VARCHAR(200) NOT NULL, 
-	kind VARCHAR(16) NOT NULL, 
-	query TEXT NOT NULL, 
-	chart VARCHAR(8) NOT NULL, 
-	updated_at DATETIME NOT NULL, 
-	PRIMARY KEY (id)
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE TABLE users (
@@ -118,6 +117,22 @@ CREATE TABLE opt_out_events (
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE INDEX ix_opt_out_events_phone ON opt_out_events (phone);
+
+CREATE TABLE report_cells (
+	id INTEGER NOT NULL AUTO_INCREMENT, 
+	notebook_id INTEGER NOT NULL, 
+	`position` INTEGER NOT NULL, 
+	title VARCHAR(200) NOT NULL, 
+	kind VARCHAR(16) NOT NULL, 
+	query TEXT NOT NULL, 
+	chart VARCHAR(8) NOT NULL, 
+	chart_x VARCHAR(64), 
+	chart_y VARCHAR(255), 
+	chart_y2 VARCHAR(255), 
+	updated_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(notebook_id) REFERENCES notebooks (id) ON DELETE CASCADE
+)ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE TABLE rules (
 	id INTEGER NOT NULL AUTO_INCREMENT, 

@@ -167,6 +167,16 @@ def test_a_database_of_the_previous_release_keeps_every_row(previous_release, ru
     assert invoke(runner, "db", "status").output.endswith("up to date\n")
 
 
+def test_cells_from_before_notebooks_go_to_a_notebook_named_reports(previous_release, runner, on_database):
+    on_database(previous_release)
+    assert invoke(runner, "db", "upgrade").exit_code == 0
+    with previous_release.connect() as conn:
+        rows = conn.execute(
+            text("SELECT n.name, c.title FROM report_cells c JOIN notebooks n ON n.id = c.notebook_id")
+        ).all()
+    assert [tuple(r) for r in rows] == [("Reports", "Sent per day")]
+
+
 def test_tables_unlike_the_previous_release_are_refused_and_left_alone(previous_release, runner, on_database):
     # What a development version before 0.1.0 left: a column short.
     load(previous_release, ["ALTER TABLE messages DROP COLUMN callback_url"])

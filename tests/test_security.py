@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 import cli
-from bridge import optouts, reports, schema, sims, smsd, users, webhooks
+from bridge import notebooks, optouts, reports, schema, sims, smsd, users, webhooks
 from bridge.clock import utcnow
 from bridge.errors import AcceptError, AuthError, ReportError, SchemaError, UserError
 from bridge.jobs.dispatch import dispatch
@@ -148,8 +148,18 @@ def test_comments_do_not_get_file_access_or_locks_past_the_notebook(client, make
     with pytest.raises(ReportError, match="refused"):
         reports.check_read_only_sql(sql)  # the text check refuses it early …
     with sessions.begin() as session:  # … and a cell stored before this release runs refused too
+        notebooks.ensure_starter_notebook(session)
+        book = notebooks.list_notebooks(session)[0]
         session.add(
-            ReportCell(position=99, title="attack", kind="sql", query=sql, chart="", updated_at=utcnow())
+            ReportCell(
+                notebook_id=book.id,
+                position=99,
+                title="attack",
+                kind="sql",
+                query=sql,
+                chart="",
+                updated_at=utcnow(),
+            )
         )
     page = post(client, "/admin/notebook/run-all").get_data(as_text=True)
     assert "refused" in page
@@ -297,6 +307,7 @@ def test_a_texted_formula_is_neutralised_in_the_notebooks_csv(client, make_user,
             )
         )
         cell = ReportCell(
+            notebook_id=notebooks.create_notebook(session, "t").id,
             position=1,
             title="t",
             kind="sql",

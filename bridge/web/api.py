@@ -5,12 +5,14 @@ and the OpenAPI document is built from them (``openapi.py``)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from .. import optouts, throttle, users, wake, webhooks
+from admin.spreadsheet import csv_chunks
+
+from .. import notebooks, optouts, reports, throttle, users, wake, webhooks
 from ..accept import accept
 from ..clock import iso_utc
-from ..errors import AcceptError, AuthError, BridgeError, NotFound
+from ..errors import AcceptError, AuthError, BridgeError, NotFound, ReportError
 from ..messages import inbound_view, list_inbound, message_view, visible_message
 from ..sims import sim_overview
 from ..users import authenticate_api_key, authenticate_password
@@ -308,6 +310,46 @@ def revoke_key(prefix: str):
         key = users.revoke_api_key(_session(), prefix, owner=None if user.is_admin else user)
         answer = {"prefix": key.prefix, "revoked_at": iso_utc(key.revoked_at)}
     return jsonify(answer)
+
+
+# A report cell's result for a spreadsheet's "import from web", which can
+# send no header: there the key may come as ?key=.
+REPORT_KEY_PARAMETER = "key"
+
+
+@v1.get("/reports/<int:cell_id>.csv")
+def report_csv(cell_id: int):
+    """One notebook cell, run now as the notebook's read-only account, as
+    CSV; the query string gives its parameters (``?since=2026-11-01``)."""
+    if request.headers.get("Authorization"):
+        key = _bearer_key()
+    else:
+        key = request.args.get(REPORT_KEY_PARAMETER, "").strip()
+        if not key:
+            raise AuthError(f"send an API key: Authorization: Bearer <key>, or ?{REPORT_KEY_PARAMETER}=<key>")
+    session = _session()
+    with session.begin():
+        user = authenticate_api_key(session, key)
+        if not user.is_admin:
+            raise AuthError("reports are for administrators", status=403)
+        cell = notebooks.get_cell(session, cell_id)
+    if cell.kind == "markdown":
+        raise ReportError(f"cell {cell_id} is a text cell; it has no result", field="cell")
+    values = {name: value for name, value in request.args.items() if name != REPORT_KEY_PARAMETER}
+    reports.bind_parameters(reports.cell_parameters(cell), values)  # a bad value: 400 naming it
+    engine = current_app.extensions["smsbridge"]["report_engine"].get()
+    result = reports.run_cell(session, engine, cell, values)
+    if result.error:
+        raise ReportError(result.error, field="cell", status=422)
+    if result.note:
+        chunks = csv_chunks(["message"], [[result.note]])
+    else:
+        chunks = csv_chunks(result.columns, result.rows, show=reports.display_value)
+    return Response(
+        "".join(chunks),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"inline; filename=cell-{cell_id}.csv", "Cache-Control": "no-store"},
+    )
 
 
 @v1.get("/openapi.json")

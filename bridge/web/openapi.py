@@ -71,6 +71,7 @@ TAGS = {
     "(the message becomes `opted_out`).",
     "webhooks": "JSON API: where events are POSTed.",
     "keys": "JSON API: the user's API keys.",
+    "reports": "A report of the admin's notebook as CSV, for a spreadsheet's \"import from web\".",
     "meta": "Health and this document.",
 }
 
@@ -485,6 +486,55 @@ ROUTES = (
             "403": BLOCKED,
             "404": Reply(
                 "No live key of this user starts with the prefix (also for another user's key).",
+                s.Error,
+            ),
+        },
+    ),
+    Route(
+        "get",
+        "/api/v1/reports/{cell_id}.csv",
+        "getReportCsv",
+        "reports",
+        "A notebook cell's result as CSV",
+        description="Runs the cell now, as the notebook's read-only database account (its time "
+        "limit and row cap hold), and answers its table as CSV. For administrators' keys only. "
+        "The cell's `:parameters` come from the query string (`?since=2026-11-01&sim=tele2`); "
+        'dates are `YYYY-MM-DD` or `YYYY-MM-DD HH:MM`. A spreadsheet\'s "import from web" '
+        "cannot send a header, so the key may also come as `?key=` — a URL with a key in it "
+        "is a secret: give such a sheet a key of its own and revoke it when done.",
+        parameters=(
+            {
+                "name": "cell_id",
+                "in": "path",
+                "required": True,
+                "description": "The cell's number (the admin's notebook shows it in the cell's link).",
+                "schema": {"type": "integer", "minimum": 1},
+            },
+            {
+                "name": "key",
+                "in": "query",
+                "required": False,
+                "description": "The API key, when no `Authorization` header can be sent.",
+                "schema": {"type": "string"},
+            },
+        ),
+        replies={
+            "200": Reply(
+                "The result: a header row, then the rows (formulas neutralised). A cell with "
+                "nothing to show answers one `message` column saying why.",
+                {"type": "string"},
+                media="text/csv",
+            ),
+            "400": Reply(
+                "`field` names the parameter with a missing or bad value, or is `cell` for a "
+                "text (markdown) cell.",
+                s.Error,
+            ),
+            "401": UNAUTHORIZED,
+            "403": Reply("The key's user is blocked, or is not an administrator.", s.Error),
+            "404": Reply("No such cell.", s.Error),
+            "422": Reply(
+                "The cell could not run (refused, too slow, or the database said no); `message` says why.",
                 s.Error,
             ),
         },
