@@ -111,6 +111,7 @@ def dispatch(
             Message.ignore_opt_out,
             Message.quiet_hours,
             Message.avoid_sim_id,
+            Message.only_sim_id,
         )
         .where(Message.status == MessageStatus.QUEUED, Message.due_at <= now)
         .order_by(Message.priority.desc(), Message.due_at, Message.id)
@@ -279,9 +280,14 @@ def _pick(
     lookahead: timedelta,
 ) -> tuple[_Candidate, datetime] | _Wait:
     """The SIM for a message and the time it may send it, or why it waits."""
-    # An alert about a SIM never leaves through that SIM.
+    # An alert about a SIM never leaves through that SIM; an admin's chosen
+    # SIM is the only one its message may leave through.
     allowed = [
-        c for c in candidates if usage.may_use(c.owner_id, message.user_id) and c.id != message.avoid_sim_id
+        c
+        for c in candidates
+        if usage.may_use(c.owner_id, message.user_id)
+        and c.id != message.avoid_sim_id
+        and message.only_sim_id in (None, c.id)
     ]
     if not allowed:
         return _Wait(NO_SIM)
