@@ -150,7 +150,7 @@ def test_a_chosen_sim_that_is_down_keeps_its_message_waiting(client, make_user, 
     dispatch_all(sessions, settings)
     [message] = stored(sessions)
     assert (message.status, message.sim_id) == (MessageStatus.QUEUED, None)
-    assert message.wait_reason
+    assert message.wait_reason == "the SIM chosen for it is not healthy, enabled and free to take it now"
 
 
 # ----------------------------------------------------------------- rules page

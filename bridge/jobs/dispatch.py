@@ -40,6 +40,7 @@ from ..models import (
 )
 
 NO_SIM = "no healthy, enabled SIM is available to this user"
+NO_CHOSEN_SIM = "the SIM chosen for it is not healthy, enabled and free to take it now"
 NO_ROOM = "every SIM available to this user has reached its monthly limit"
 NO_PACE = "every SIM available to this user is at a sending limit"
 
@@ -290,7 +291,7 @@ def _pick(
         and message.only_sim_id in (None, c.id)
     ]
     if not allowed:
-        return _Wait(NO_SIM)
+        return _Wait(NO_CHOSEN_SIM if message.only_sim_id is not None else NO_SIM)
     with_room = [c for c in allowed if c.room() >= parts]
     if not with_room:
         return _Wait(NO_ROOM)
