@@ -366,3 +366,30 @@ def test_rule_edit_refuses_bad_input_and_unknown_rules(runner, sessions, setting
     assert rule(sessions, rule_id).pattern == "hours"
     missing = runner.invoke(cli.main, ["rule", "pause", "999999"])
     assert missing.exit_code != 0 and "no rule 999999" in missing.output
+
+
+# ------------------------------------------------------ the same choice by API
+
+
+def api_send(client, key, **body):
+    return client.post(
+        "/api/v1/messages",
+        json={"to": "+79991234567", "text": "hi", **body},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+
+
+def test_the_api_takes_a_sim_choice_from_an_admins_key_only(client, make_user, sessions, sim):
+    alice, root = make_user("alice"), make_user("root", admin=True)
+    refused = api_send(client, alice["key"], sim="simA")
+    assert refused.status_code == 403
+    assert refused.get_json()["error"] == {
+        "status": 403,
+        "message": "only an admin may choose the SIM",
+        "field": "sim",
+    }
+    assert stored(sessions) == []
+    assert api_send(client, root["key"], sim="simA").status_code == 202
+    with sessions.begin() as session:
+        chosen = session.scalar(select(Sim.id).where(Sim.name == "simA"))
+    assert [m.only_sim_id for m in stored(sessions)] == [chosen]
