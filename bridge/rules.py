@@ -1,7 +1,7 @@
 """Rules for incoming texts: adding, editing, pausing, listing, moving and
 removing them, the words they match on, and what a sending rule does with a
-text no user is attributed to (see ``nobody_warning``). Running them on a received text is a pass's work:
-``bridge/jobs/apply_rules.py``."""
+text no user is attributed to (see ``nobody_warning``). Running them on a
+received text is a pass's work: ``bridge/jobs/apply_rules.py``."""
 
 from __future__ import annotations
 
@@ -122,9 +122,9 @@ def edit_rule(
 ) -> tuple[Rule, str | None]:
     """Change a rule in place (it keeps its position and past outcomes);
     the same checks as ``add_rule``. Answers the rule and its new signing
-    secret, shown once, when a forward_url rule got a new URL (a receiver
-    trusting the old secret must not get posts from a new destination's
-    rule unnoticed); otherwise None and the secret is kept."""
+    secret, to be shown once, when a forward_url rule got a new URL (a
+    secret is shared with one receiver: the old one's copy must not sign
+    posts to another); otherwise None, and the secret is kept."""
     rule = _get(session, rule_id)
     new_kind = rule.match_kind if match_kind is KEEP else match_kind
     new_action = rule.action if action is KEEP else action
@@ -193,13 +193,14 @@ def nobody_warning(rule: Rule, unowned: list[str]) -> str | None:
     in words for the person who wrote the rule; None when it cannot."""
     if rule.action not in SENDING_ACTIONS or rule.user_id is not None or not unowned:
         return None
-    names = ", ".join(unowned)
+    many = len(unowned) > 1
     what = "reply" if rule.action == "reply" else "forward the text"
     return (
-        f"SIM{'s' if len(unowned) > 1 else ''} {names} ha{'ve' if len(unowned) > 1 else 's'} no owner: "
-        f"a text to {'them' if len(unowned) > 1 else 'it'} from a number no user has texted through "
-        f"that SIM belongs to no user, and this rule will not {what} (it records "
-        f'"not sent: no user to send as"). Give the SIM an owner, or make the rule a user\'s.'
+        f"SIM{'s' if many else ''} {', '.join(unowned)} ha{'ve' if many else 's'} no owner: "
+        f"a text to {'them' if many else 'it'} from a number no user has texted through that SIM "
+        f"belongs to no user, and this rule will not {what} (it records "
+        f'"not sent: no user to send as"). Give {"each" if many else "it"} an owner, '
+        "or make the rule a user's."
     )
 
 
