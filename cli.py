@@ -901,6 +901,65 @@ def rule_add(ctx, login, keyword, regex, reply, forward_url, forward_to, opt_out
         click.echo(f"rule {rules.describe(created)}")
         if created.secret:
             click.echo(f"posts are signed (X-Smsbridge-Signature) with: {created.secret}")
+        _warn_nobody(session, created)
+
+
+def _warn_nobody(session, rule_row) -> None:
+    warning = rules.nobody_warning(rule_row, rules.unowned_sims(session))
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@rule.command("edit")
+@click.argument("rule_id", type=int)
+@click.option("--user", "login", help="Only texts attributed to this user.")
+@click.option("--everyone", is_flag=True, help="Every text (the rule has no owner).")
+@click.option("--match", "match_kind", type=click.Choice(["keyword", "regex"]), help="Match by.")
+@click.option("--pattern", help="The keyword or regular expression.")
+@click.option("--action", type=click.Choice(rules.ACTIONS), help="What the rule does.")
+@click.option("--argument", help="The reply text, URL or number the action takes.")
+@pass_ctx
+def rule_edit(ctx, rule_id, login, everyone, match_kind, pattern, action, argument):
+    """Change RULE_ID in place; what is not given stays as it is."""
+    if login and everyone:
+        raise click.UsageError("give --user or --everyone, not both")
+    keep = rules.KEEP
+    with ctx.sessions.begin() as session:
+        edited, secret = rules.edit_rule(
+            session,
+            ctx.settings,
+            rule_id,
+            login=None if everyone else (login or keep),
+            match_kind=match_kind or keep,
+            pattern=pattern if pattern is not None else keep,
+            action=action or keep,
+            argument=argument if argument is not None else keep,
+        )
+        click.echo(f"rule {rules.describe(edited)}")
+        if secret:
+            click.echo(f"a new URL: posts are now signed (X-Smsbridge-Signature) with: {secret}")
+        _warn_nobody(session, edited)
+
+
+@rule.command("pause")
+@click.argument("rule_id", type=int)
+@pass_ctx
+def rule_pause(ctx, rule_id):
+    """Skip RULE_ID until it is resumed (it keeps its place)."""
+    with ctx.sessions.begin() as session:
+        rules.set_enabled(session, rule_id, False)
+    click.echo(f"rule {rule_id} paused")
+
+
+@rule.command("resume")
+@click.argument("rule_id", type=int)
+@pass_ctx
+def rule_resume(ctx, rule_id):
+    """Run RULE_ID again."""
+    with ctx.sessions.begin() as session:
+        resumed = rules.set_enabled(session, rule_id, True)
+        click.echo(f"rule {rule_id} resumed")
+        _warn_nobody(session, resumed)
 
 
 @rule.command("list")
@@ -909,7 +968,7 @@ def rule_list(ctx):
     """The rules in the order they run."""
     with ctx.sessions.begin() as session:
         for position, item in enumerate(rules.list_rules(session), start=1):
-            click.echo(f"{position}. {rules.describe(item)}" + ("" if item.enabled else " (disabled)"))
+            click.echo(f"{position}. {rules.describe(item)}" + ("" if item.enabled else " (paused)"))
 
 
 @rule.command("remove")

@@ -168,6 +168,10 @@ class MessagesView(SecureView):
             sender=sender,
             events=timeline(view),
             report=_REPORT_WORDS[view["delivery_report"]],
+            # Queued for a later time: say so, not a bare "queued".
+            scheduled=message.status == MessageStatus.QUEUED
+            and message.send_at is not None
+            and message.send_at > utcnow(),
         )
 
     @expose("/<int:message_id>/cancel", methods=("POST",))

@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Insert, bindparam, exists, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +40,9 @@ class SendOptions:
     callback_url: str | None = None  # events for this message go here
     on_uncertain: OnUncertain = OnUncertain.FAIL  # its daemon went away mid-send: fail or resend
     quiet_hours: bool = True  # False: may go out in the user's quiet hours (codes, alarms)
+    # An admin's choice of SIM (its name): dispatch uses that SIM only and the
+    # message waits for it rather than leave through another.
+    sim: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,8 +63,13 @@ def normalise_recipients(recipients: str | Iterable[str], region: str, limit: in
     return list(dict.fromkeys(normalise_number(r, region) for r in raw))
 
 
-def parse_send_at(raw: str | datetime | None) -> datetime | None:
-    """ISO 8601; without an offset it means UTC. Stored as naive UTC."""
+def parse_send_at(
+    raw: str | datetime | None, *, timezone: str = "UTC", now: datetime | None = None
+) -> datetime | None:
+    """ISO 8601; without an offset it is read in ``timezone`` (the API: UTC;
+    the admin form: the admin's own time zone). Stored as naive UTC. With
+    ``now`` (a person typing a date, not a program) a time more than a minute
+    before it is refused: it is a typo, not "send now"."""
     if raw is None or raw == "":
         return None
     if isinstance(raw, datetime):
@@ -71,11 +80,15 @@ def parse_send_at(raw: str | datetime | None) -> datetime | None:
         except ValueError:
             raise AcceptError("send_at", f"{raw!r} is not an ISO 8601 date and time") from None
     try:
+        if value.tzinfo is None and timezone != "UTC":
+            value = value.replace(tzinfo=ZoneInfo(timezone))
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
         value + timedelta(seconds=MAX_VALID_FOR)  # room for valid_for after it
     except OverflowError:
         raise AcceptError("send_at", "too far in the future") from None
+    if now is not None and value < now - timedelta(minutes=1):
+        raise AcceptError("send_at", f"{raw} ({timezone}) is in the past")
     return value
 
 
@@ -149,6 +162,7 @@ def accept(
         raise AcceptError("idempotency_key", "must be 1-255 characters")
     if not user_has_sim(session, user):
         raise AuthError("no SIM is available to this user", status=403)
+    only_sim_id = _chosen_sim(session, user, options.sim) if options.sim is not None else None
     if options.callback_url is not None:
         if not has_secret(session, user.id):
             raise AcceptError(
@@ -202,6 +216,7 @@ def accept(
             on_uncertain=OnUncertain(options.on_uncertain),
             ignore_opt_out=False,
             quiet_hours=options.quiet_hours,
+            only_sim_id=only_sim_id,
         )
         for number in numbers
     ]
@@ -214,6 +229,22 @@ def accept(
     return Accepted(
         request_id, [{"id": by_number[n], "to": n, "status": MessageStatus.QUEUED.value} for n in numbers]
     )
+
+
+def _chosen_sim(session: Session, user: User, name: str) -> int:
+    """The id of the SIM an admin chose; refused for anyone else (the choice
+    would let a user jump another user's queue or SIM) and for a SIM that
+    could never send it (the message would wait until it expired)."""
+    if not user.is_admin:
+        raise AcceptError("sim", "only an admin may choose the SIM", status=403)
+    sim = session.scalar(select(Sim).where(Sim.name == name, Sim.removed_at.is_(None)))
+    if sim is None:
+        raise AcceptError("sim", f"there is no SIM {name!r}")
+    if not sim.enabled:
+        raise AcceptError("sim", f"SIM {name} is disabled")
+    if not usage.may_use(sim.owner_id, user.id):
+        raise AcceptError("sim", f"SIM {name} serves only its owner's messages")
+    return sim.id
 
 
 def _insert_one(session: Session, statement: Insert, row: dict) -> int:
@@ -229,6 +260,8 @@ def _payload_hash(numbers: list[str], text: str, options: SendOptions) -> str:
     payload = {"to": numbers, "text": text, **dataclasses.asdict(options)}
     if options.quiet_hours:
         del payload["quiet_hours"]  # the default: hashes of requests stored before it existed hold
+    if options.sim is None:
+        del payload["sim"]  # likewise
     payload["send_at"] = options.send_at.isoformat() if options.send_at else None
     if options.on_uncertain == OnUncertain.FAIL:
         # The default leaves the hash as it was before the option existed, so a

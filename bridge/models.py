@@ -441,6 +441,8 @@ class Message(Base):
     quiet_hours: Mapped[bool] = mapped_column(Boolean, default=True, server_default=_true_default())
     # Never this SIM: an alert about a SIM in trouble leaves through another one.
     avoid_sim_id: Mapped[int | None] = mapped_column(ForeignKey("sims.id", ondelete="SET NULL"))
+    # Only this SIM (an admin's choice on the send form): the message waits for it.
+    only_sim_id: Mapped[int | None] = mapped_column(ForeignKey("sims.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)

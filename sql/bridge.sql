@@ -329,6 +329,7 @@ CREATE TABLE messages (
 	on_uncertain ENUM('fail','resend') NOT NULL DEFAULT 'fail', 
 	quiet_hours BOOL NOT NULL DEFAULT 1, 
 	avoid_sim_id INTEGER, 
+	only_sim_id INTEGER, 
 	created_at DATETIME NOT NULL, 
 	dispatched_at DATETIME, 
 	sent_at DATETIME, 
@@ -337,7 +338,8 @@ CREATE TABLE messages (
 	FOREIGN KEY(request_id) REFERENCES send_requests (id) ON DELETE CASCADE, 
 	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE, 
 	FOREIGN KEY(sim_id) REFERENCES sims (id) ON DELETE SET NULL, 
-	FOREIGN KEY(avoid_sim_id) REFERENCES sims (id) ON DELETE SET NULL
+	FOREIGN KEY(avoid_sim_id) REFERENCES sims (id) ON DELETE SET NULL, 
+	FOREIGN KEY(only_sim_id) REFERENCES sims (id) ON DELETE SET NULL
 )ENGINE=InnoDB CHARSET=utf8mb4 COLLATE utf8mb4_unicode_ci;
 
 CREATE INDEX ix_messages_claim ON messages (status, priority DESC, due_at, id);

@@ -94,6 +94,7 @@ def test_request_schemas_are_the_validating_models():
         "callback_url",
         "on_uncertain",
         "quiet_hours",
+        "sim",
     }
 
 

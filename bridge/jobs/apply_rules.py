@@ -21,7 +21,7 @@ from ..config import Settings
 from ..errors import BridgeError, UserError
 from ..messages import inbound_data
 from ..models import InboundMessage, Message, Rule, RuleResult, User
-from ..rules import bare, describe, first_word, words
+from ..rules import bare, describe, first_word, nobody_outcome, words
 
 log = logging.getLogger("smsbridge.rules")
 
@@ -86,7 +86,8 @@ def _record(
 def _sender_user(session: Session, rule: Rule | None, inbound: InboundMessage) -> User:
     user_id = (rule.user_id if rule and rule.user_id else None) or inbound.user_id
     if user_id is None:
-        raise UserError("no user to send as: the SIM has no owner and nobody texted this number")
+        # Nobody's text: no one is picked to send as (rules.nobody_warning says why).
+        raise UserError(nobody_outcome(inbound.sim_name, inbound.sender))
     user = session.get(User, user_id)
     if user is None:
         # The foreign keys keep it, but it may have been deleted since the

@@ -40,6 +40,7 @@ from ..models import (
 )
 
 NO_SIM = "no healthy, enabled SIM is available to this user"
+NO_CHOSEN_SIM = "the SIM chosen for it is not healthy, enabled and free to take it now"
 NO_ROOM = "every SIM available to this user has reached its monthly limit"
 NO_PACE = "every SIM available to this user is at a sending limit"
 
@@ -111,6 +112,7 @@ def dispatch(
             Message.ignore_opt_out,
             Message.quiet_hours,
             Message.avoid_sim_id,
+            Message.only_sim_id,
         )
         .where(Message.status == MessageStatus.QUEUED, Message.due_at <= now)
         .order_by(Message.priority.desc(), Message.due_at, Message.id)
@@ -279,12 +281,17 @@ def _pick(
     lookahead: timedelta,
 ) -> tuple[_Candidate, datetime] | _Wait:
     """The SIM for a message and the time it may send it, or why it waits."""
-    # An alert about a SIM never leaves through that SIM.
+    # An alert about a SIM never leaves through that SIM; an admin's chosen
+    # SIM is the only one its message may leave through.
     allowed = [
-        c for c in candidates if usage.may_use(c.owner_id, message.user_id) and c.id != message.avoid_sim_id
+        c
+        for c in candidates
+        if usage.may_use(c.owner_id, message.user_id)
+        and c.id != message.avoid_sim_id
+        and message.only_sim_id in (None, c.id)
     ]
     if not allowed:
-        return _Wait(NO_SIM)
+        return _Wait(NO_CHOSEN_SIM if message.only_sim_id is not None else NO_SIM)
     with_room = [c for c in allowed if c.room() >= parts]
     if not with_room:
         return _Wait(NO_ROOM)

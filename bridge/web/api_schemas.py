@@ -174,7 +174,7 @@ Recipients = Annotated[list[StrictStr], Field(fail_fast=True)]
 
 class SendRequest(RequestModel):
     """`null` for flash, attempts, priority, send_at, valid_for, delivery_report,
-    callback_url or quiet_hours means the default."""
+    callback_url, quiet_hours or sim means the default."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -236,6 +236,14 @@ class SendRequest(RequestModel):
         "`wait_reason` saying until when. false: sent whenever due, for one-time codes and alarms.",
     )
 
+    sim: Annotated[StrictStr | None, Refusal("must be a SIM's name")] = Field(
+        None,
+        max_length=64,
+        description="An admin's key only (403, field `sim`, for anyone else): the name of the SIM "
+        "the message must leave through; it waits for that SIM rather than use another. "
+        "Null or absent: any SIM the user may use.",
+    )
+
     def options(self) -> SendOptions:
         """What ``accept`` takes: null is the default, send_at parsed."""
         given = {
@@ -249,6 +257,7 @@ class SendRequest(RequestModel):
                 "callback_url",
                 "on_uncertain",
                 "quiet_hours",
+                "sim",
             )
         }
         return SendOptions(
