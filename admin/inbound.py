@@ -95,4 +95,4 @@ class InboundView(SecureView):
         wake.notify(settings())
         [sent] = result.messages
         flash(f"Reply to {sender} queued as message {sent['id']} (the text came in on SIM {sim}).", "success")
-        return redirect(url_for(".index", **({"q": request.args["q"]} if request.args.get("q") else {})))
+        return redirect(url_for(".index", q=request.args.get("q") or None))
