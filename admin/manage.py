@@ -206,6 +206,8 @@ class SimsView(SecureView):
         with db().begin():
             sim = sims.get_sim(db(), sim_name)
             overview = next(row for row in sims.sim_overview(db()) if row["name"] == sim_name)
+            seen = db().scalar(select(Phone.id).where(Phone.id == sim_name)) is not None
+            overview["state"], overview["state_reason"] = shown_state(overview, seen)
             events = sim_events.recent(db(), sim.id)
             checks = balance.history(db(), sim.id)
         local = smsd.has_config(settings(), sim_name)

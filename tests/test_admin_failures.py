@@ -259,6 +259,7 @@ def test_sims_page_tells_never_started_from_dead_and_starts_and_stops_a_daemon(
     log_in(client, root)
     row = row_of(client.get("/admin/sims/").get_data(as_text=True), 'data-sim="simB"')
     assert ">never started<" in row and "has never run" in row and "stopped" in row and "daemon-start" in row
+    assert ">never started<" in client.get("/admin/sims/simB/").get_data(as_text=True)
 
     response = post(client, "/admin/sims/simB/daemon", {"action": "start", "back": "list"}, "/admin/sims/")
     assert response.status_code == 302 and response.headers["Location"].endswith("/admin/sims/")
