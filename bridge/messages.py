@@ -169,6 +169,8 @@ def follow_ups(session: Session, results: Iterable[RuleResult]) -> dict[int, dic
     message_ids: dict[int, list[int]] = {}
     delivery_ids: dict[int, str] = {}
     for result in results:
+        if result.outcome != "done":
+            continue  # an error made nothing (its savepoint was rolled back)
         found = _MADE_MESSAGES.search(result.detail or "")
         if found:
             message_ids[result.id] = [int(i) for i in found.group(1).split(", ")]

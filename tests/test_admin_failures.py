@@ -285,3 +285,24 @@ def test_a_dead_sim_says_since_when_it_has_no_heartbeat(client, make_user, modem
     log_in(client, root)
     row = row_of(client.get("/admin/sims/").get_data(as_text=True), 'data-sim="simA"')
     assert ">dead<" in row and "no heartbeat from its gammu-smsd since" in row
+
+
+def test_a_rule_that_failed_shows_its_error_and_no_follow_up(client, make_user, modems, sessions, settings):
+    root = make_user("root", admin=True)
+    modems.add("simA")  # no owner, and nobody texted the sender: nobody to reply as
+    with sessions.begin() as session:
+        rules.add_rule(
+            session,
+            settings,
+            login=None,
+            match_kind="keyword",
+            pattern="hi",
+            action="reply",
+            argument="hello",
+        )
+    modems.receive("simA", "+79991112233", "hi there")
+    [inbound] = wait_inbound(sessions, settings)
+    log_in(client, root)
+    row = row_of(client.get("/admin/inbound/").get_data(as_text=True), f'data-id="{inbound.id}"')
+    assert 'data-outcome="error"' in row and "no user to send as" in row
+    assert "follow-up" not in row
