@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import webhooks
+from . import gammu_codes, webhooks
 from .clock import local_day_bounds, utcnow
 from .db import execute_dml
 from .errors import ArchiveError
@@ -211,7 +211,8 @@ def _visible_update(message_id: int, viewer: User | None):
 
 def message_parts(session: Session, message_id: int) -> list[dict]:
     """Every SMS part of every attempt, as gammu-smsd sees it: sent parts
-    from ``sentitems``, parts still waiting from ``outbox``/``outbox_multipart``."""
+    from ``sentitems`` (its Status and StatusError, with what they mean:
+    ``gammu_codes``), parts still waiting from ``outbox``/``outbox_multipart``."""
     attempts = session.execute(
         select(MessageAttempt.id, MessageAttempt.outbox_id, Sim.name)
         .join(Sim, Sim.id == MessageAttempt.sim_id)
@@ -230,6 +231,9 @@ def message_parts(session: Session, message_id: int) -> list[dict]:
             {
                 "part": item.sequence_position,
                 "status": item.status,
+                "status_meaning": gammu_codes.status_meaning(item.status),
+                "error_code": item.status_error,
+                "error_meaning": gammu_codes.code_meaning(item.status_error),
                 "at": item.sending_datetime,
                 "coding": item.coding,
                 "udh": item.udh,
@@ -242,6 +246,9 @@ def message_parts(session: Session, message_id: int) -> list[dict]:
                 {
                     "part": 1,
                     "status": "in outbox",
+                    "status_meaning": "waiting for its SIM's daemon to send it",
+                    "error_code": None,
+                    "error_meaning": None,
                     "at": row.sending_datetime,
                     "coding": row.coding,
                     "udh": row.udh,
@@ -257,6 +264,9 @@ def message_parts(session: Session, message_id: int) -> list[dict]:
                     {
                         "part": more.sequence_position,
                         "status": "in outbox",
+                        "status_meaning": "waiting for its SIM's daemon to send it",
+                        "error_code": None,
+                        "error_meaning": None,
                         "at": None,
                         "coding": more.coding,
                         "udh": more.udh,

@@ -19,7 +19,7 @@ from ..accept import SendOptions, accept
 from ..clock import utcnow
 from ..config import Settings
 from ..errors import BridgeError, UserError
-from ..messages import inbound_data
+from ..messages import inbound_data, made_delivery, made_messages
 from ..models import InboundMessage, Message, Rule, RuleResult, User
 from ..rules import bare, describe, first_word, nobody_outcome, words
 
@@ -105,7 +105,7 @@ def _send(
             message = session.get(Message, m["id"])
             assert message is not None  # accept() just stored it, in this session
             message.ignore_opt_out = True
-    return "queued message " + ", ".join(str(m["id"]) for m in result.messages)
+    return made_messages(m["id"] for m in result.messages)
 
 
 def _opt(session: Session, settings: Settings, inbound: InboundMessage, out: bool, now: datetime) -> str:
@@ -179,7 +179,7 @@ def _forward_url(
         data=inbound_data(inbound),
         now=now,
     )
-    return f"webhook delivery {delivery} queued"
+    return made_delivery(delivery)
 
 
 def _opt_action(out: bool) -> RuleAction:

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from .. import usage, webhooks
+from .. import gammu_codes, usage, webhooks
 from ..clock import utcnow
 from ..db import execute_dml
 from ..models import (
@@ -177,7 +177,23 @@ def _mark_error(session: Session, verdict: _Verdict, now: datetime) -> bool:
     """Record the failed attempt; requeue the message if it may try again
     (True) or fail it (False). The caller releases the parts that did not go out."""
     sim_name = session.scalar(select(Sim.name).where(Sim.id == verdict.sim_id))
+    # The first part that failed, in Gammu's words and ours (gammu_codes).
+    failed = session.execute(
+        select(SentItem.sequence_position, SentItem.status)
+        .where(
+            SentItem.id
+            == select(MessageAttempt.outbox_id)
+            .where(MessageAttempt.id == verdict.attempt_id)
+            .scalar_subquery(),
+            SentItem.status.in_(ERROR_STATUSES),
+        )
+        .order_by(SentItem.sequence_position)
+        .limit(1)
+    ).first()
     error = f"SIM {sim_name}: gammu-smsd reported a sending error"
+    if failed is not None:
+        meaning = gammu_codes.status_meaning(failed.status)
+        error += f" ({failed.status} on part {failed.sequence_position}: {meaning})"
     session.execute(
         update(MessageAttempt)
         .where(MessageAttempt.id == verdict.attempt_id)
