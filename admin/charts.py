@@ -194,12 +194,14 @@ def from_table(
 ) -> Chart | None:
     """``x`` the labels' column (default the first), ``y`` the series
     (default every numeric column but x), ``y2`` those of them (or others)
-    on the second axis. Names not in the result are left out."""
+    on the second axis. Names not in the result are left out (all of y
+    gone: the default)."""
     if len(columns) < 2 or not rows:
         return None
     x = x if x in columns else columns[0]
     numeric = [c for c in numeric_columns(columns, rows) if c != x]
-    wanted = [c for c in (y or numeric) if c in numeric]
+    # Saved columns the query no longer has fall back to the default.
+    wanted = [c for c in (y or []) if c in numeric] or numeric
     wanted += [c for c in (y2 or []) if c in numeric and c not in wanted]
     wanted = wanted[:MAX_SERIES]
     if not wanted:

@@ -78,7 +78,7 @@ def cell_output(cell: ReportCell, result: reports.CellResult | None, params: Map
         "rows": [[reports.display_value(v) for v in row] for row in result.rows],
         "numeric": numeric,
         "chart_x": x,
-        "chart_y": [c for c in (_split(cell.chart_y) or numeric) if c != x],
+        "chart_y": [c for c in ([c for c in _split(cell.chart_y) if c in numeric] or numeric) if c != x],
         "chart_y2": _split(cell.chart_y2),
         "params": used,
         "query": "?" + urlencode(used) if used else "",

@@ -264,6 +264,16 @@ def test_a_cell_shows_a_table_and_charts_that_keep_small_values_visible(page, ma
     used, limit = (float(bar.get_attribute("height")) for bar in parts.locator(".chart svg rect").all())
     assert used > limit / 2 > 0
     assert "No inbound messages yet" in cell(page, "Top inbound keywords").inner_text()
+    # The chart's columns are chosen on the cell, and saved with it.
+    parts.locator(".chart-columns summary").click()
+    with page.expect_response(lambda r: "/run" in r.url):
+        parts.locator('input[name=chart_y2][value="monthly_limit"]').uncheck()
+    parts.locator(".cell-output:not([aria-busy]) .legend").wait_for()
+    assert "(right axis)" not in parts.locator(".legend").inner_text()
+    assert parts.locator(".chart-columns").get_attribute("open") is not None  # still open to go on choosing
+    with sessions.begin() as session:
+        saved = notebooks.get_cell(session, int(parts.get_attribute("data-id")))
+        assert (saved.chart_x, saved.chart_y, saved.chart_y2) == ("sim", "parts_used,monthly_limit", None)
     # Click-to-sort, numbers as numbers, and back.
     header = hours.locator(".result-table th", has_text="messages")
     header.click()
@@ -290,4 +300,25 @@ def test_the_notebook_fits_a_phone(phone_page, make_user, sessions, settings):
         title = card.locator(".cell-title")
         if title.count():
             assert title.bounding_box()["width"] > 200  # a line of its own, not one word a line
+    # The screenshot: a short notebook (a phone's full page of every starter cell is huge).
+    with sessions.begin() as session:
+        book = notebooks.create_notebook(session, "Delivery")
+        for title, kind, query, chart, x, y, y2 in notebooks.STARTER_CELLS[1:4:2]:
+            notebooks.save_cell(
+                session,
+                None,
+                notebook_id=book.id,
+                title=title,
+                kind=kind,
+                query=query,
+                chart=chart,
+                chart_x=x,
+                chart_y=y,
+                chart_y2=y2,
+            )
+        book_id = book.id
+    open_notebook(page, f"/admin/notebook/{book_id}")
+    page.click("#run-all")
+    page.wait_for_function(ALL_RUN)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "notebook-phone")
