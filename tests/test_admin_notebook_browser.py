@@ -173,6 +173,13 @@ def test_insert_above_move_delete_and_undo_keep_the_order(page, make_user, sessi
 
     page.reload()
     assert page.locator("#cells .cell").first.get_attribute("data-title") == "The answer"
+    # A cell's address opens its notebook with that cell run.
+    back_id = page.locator("#cells .cell").first.get_attribute("data-id")
+    page.goto(page.url.split("?")[0] + f"#cell-{parts_id}")
+    cell(page, "Parts per SIM this billing month").locator(
+        ".cell-output:not([aria-busy]) .cell-note"
+    ).wait_for()
+    assert page.locator(f"#cell-{back_id} .not-run").count() == 1
     assert page.locator("#schema").inner_text().count("password_hash") == 0
     assert page.locator('#schema .schema-table[data-table="admin_sessions"]').count() == 0
 

@@ -377,6 +377,28 @@ def test_notebooks_are_added_renamed_and_deleted_from_the_page(client, make_user
     assert client.get(f"/admin/notebook/{billing}").status_code == 404
 
 
+def test_a_user_who_is_no_admin_neither_reads_nor_runs_a_notebook_cell(client, make_user, sessions):
+    log_in(client, make_user("boss", admin=True))
+    client.get("/admin/notebook/")
+    cell = starter_cells(sessions)[2]
+    client.post("/admin/logout/", data={"csrf_token": csrf(client, "/admin/")})
+    log_in(client, make_user("alice"))
+    book = first_notebook(sessions)
+    for path in (
+        f"/admin/notebook/{book}",
+        f"/admin/notebook/cell/{cell.id}.csv",
+        f"/admin/notebook/cell/{cell.id}.json",
+    ):
+        assert client.get(path).status_code == 403, path
+    for path in (
+        f"/admin/notebook/cell/{cell.id}/run",
+        f"/admin/notebook/cell/{cell.id}/delete",
+        "/admin/notebook/new",
+    ):
+        assert post(client, path, {"query": "SELECT 1", "name": "x"}).status_code == 403, path
+    assert len(starter_cells(sessions)) == len(notebooks.STARTER_CELLS)
+
+
 def test_a_notebook_post_without_its_csrf_token_is_refused(client, make_user, sessions):
     log_in(client, make_user(admin=True))
     client.get("/admin/notebook/")
