@@ -34,8 +34,6 @@ from .spreadsheet import csv_chunks
 # CommonMark with raw HTML off: "<script>" in a cell is text. Links keep
 # markdown-it's own check (no javascript: or data: URLs).
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
-# Query-string keys of the page that are not the cells' parameters.
-PAGE_KEYS = frozenset({"run"})
 DEFAULT_TITLE = {"sql": "New query", "markdown": "", "builtin": "Report"}
 NEW_SQL = "SELECT COUNT(*) AS messages FROM messages"
 NEW_MARKDOWN = "Notes: *what this notebook is for*."
