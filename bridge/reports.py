@@ -36,8 +36,11 @@ from pathlib import Path
 
 import phonenumbers
 from sqlalchemy import (
+    Column,
     Engine,
+    Integer,
     MetaData,
+    String,
     Table,
     func,
     inspect,
@@ -394,6 +397,37 @@ def _explain(exc: Exception) -> str:
 def _error_code(exc: Exception) -> int | None:
     args = getattr(getattr(exc, "orig", exc), "args", ())
     return args[0] if args and isinstance(args[0], int) else None
+
+
+def readable_columns(engine: Engine | None) -> dict[str, list[str]]:
+    """{table: its columns} the notebook's account may read, as the server
+    says: information_schema shows an account only what it was granted.
+    Empty when the account is not set up or the server is away."""
+    if engine is None:
+        return {}
+    tables: dict[str, list[str]] = {}
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(_COLUMNS.c.TABLE_NAME, _COLUMNS.c.COLUMN_NAME)
+                .where(_COLUMNS.c.TABLE_SCHEMA == func.database())
+                .order_by(_COLUMNS.c.TABLE_NAME, _COLUMNS.c.ORDINAL_POSITION)
+            )
+            for table_name, column_name in rows:
+                tables.setdefault(table_name, []).append(column_name)
+    except Exception:  # noqa: BLE001 - the schema is a help; the cells say what is wrong
+        return {}
+    return tables
+
+
+_COLUMNS = Table(
+    "COLUMNS",
+    MetaData(schema="information_schema"),
+    Column("TABLE_SCHEMA", String(64)),
+    Column("TABLE_NAME", String(64)),
+    Column("COLUMN_NAME", String(64)),
+    Column("ORDINAL_POSITION", Integer),
+)
 
 
 # --------------------------------------------------------------------------

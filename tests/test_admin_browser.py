@@ -67,18 +67,7 @@ def test_html_in_a_message_shows_as_text_on_every_page(page, make_user, modems):
         page.goto(path)
         assert page.get_by_text(XSS).first.is_visible(), path
         assert page.locator("img[src=x]").count() == 0, path
-    page.goto("/admin/notebook/new")
-    page.fill("#title", XSS)
-    page.fill("#query", "SELECT text, recipient FROM messages")
-    page.click("#save-cell")
-    cell = page.locator(".cell").last
-    cell.locator("button.run").click()
-    cell = page.locator(".cell").last
-    cell.locator(".result-table").wait_for()
-    assert cell.locator(".result-table td").first.inner_text() == XSS
-    assert XSS in cell.locator("h5").inner_text()
-    assert page.locator("img[src=x]").count() == 0
-    assert page.dialogs == []
+    # The notebook's half: tests/test_admin_notebook_browser.py
 
 
 def test_a_form_posted_without_its_csrf_token_is_refused(page, make_user, modems, sessions):
@@ -92,43 +81,6 @@ def test_a_form_posted_without_its_csrf_token_is_refused(page, make_user, modems
     page.click("#send")
     assert "Request refused" in page.inner_text("h1")
     assert message_count(sessions) == 0
-
-
-def test_a_notebook_cell_runs_and_shows_a_table_and_a_chart(page, make_user, modems):
-    user = make_user(admin=True)
-    modems.add("simA", start=False)
-    log_in(page, user)
-    send_from_form(page, "+79991234567, +79991234568, +79031234567", "report me")
-    page.goto("/admin/notebook/")
-    cell = page.locator('.cell[data-title^="Busiest hours"]')
-    cell.locator("button.run").click()
-    cell = page.locator('.cell[data-title^="Busiest hours"]')
-    cell.locator(".result-table").wait_for()
-    assert cell.locator(".result-table tbody tr").count() == 1
-    assert cell.locator(".result-table tbody td").nth(1).inner_text() == "3"
-    assert cell.locator(".chart svg rect").count() == 1
-    page.click("#run-all")
-    page.locator(".result").first.wait_for()
-    assert page.locator(".cell-error").count() == 0
-    assert "No inbound messages yet" in page.locator('.cell[data-title="Top inbound keywords"]').inner_text()
-    screenshot(page, "notebook")
-
-
-def test_a_cell_that_deletes_is_refused_and_deletes_nothing(page, make_user, modems, sessions):
-    user = make_user(admin=True)
-    modems.add("simA", start=False)
-    log_in(page, user)
-    send_from_form(page, "+79991234567, +79991234568", "keep me")
-    before = message_count(sessions)
-    page.goto("/admin/notebook/new")
-    page.fill("#title", "clean up")
-    page.fill("#query", "DELETE FROM messages")
-    page.click("#save-cell")
-    assert "only reads" in page.inner_text("#cell-error")
-    page.fill("#query", "SELECT 1; DELETE FROM messages")
-    page.click("#save-cell")
-    assert "one statement" in page.inner_text("#cell-error")
-    assert message_count(sessions) == before == 2
 
 
 def test_status_line_and_a_message_moving_without_a_reload(page, make_user, modems, sessions):

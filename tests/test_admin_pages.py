@@ -232,13 +232,15 @@ def test_notebook_refuses_writes_and_deletes_nothing(client, make_user, sessions
     queue(sessions, settings, admin["login"])
     log_in(client, admin)
     assert "Parts per SIM this billing month" in client.get("/admin/notebook/").get_data(as_text=True)
+    book = first_notebook(sessions)
+    response = post(client, f"/admin/notebook/{book}/cells", {"kind": "sql", "query": "DELETE FROM messages"})
+    assert response.status_code == 400 and "only reads" in response.get_json()["error"]
+    cell = starter_cells(sessions)[2]
     response = post(
-        client,
-        "/admin/notebook/new",
-        {"title": "oops", "query": "DELETE FROM messages", "chart": ""},
-        page="/admin/notebook/new",
+        client, f"/admin/notebook/cell/{cell.id}/run", {"query": "UPDATE messages SET text = 'x'"}
     )
     assert response.status_code == 400 and "only reads" in response.get_data(as_text=True)
+    assert starter_cells(sessions)[2].query == cell.query  # nothing saved
     for sql in (
         "SELECT 1; DELETE FROM messages",
         "SELECT * FROM messages FOR UPDATE",
@@ -287,47 +289,136 @@ def test_secret_key_is_generated_once_with_mode_0600(settings, tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode) == 0o600
 
 
-def starter_cells(session):
-    return notebooks.list_cells(session, notebooks.list_notebooks(session)[0].id)
+def first_notebook(sessions) -> int:
+    with sessions.begin() as session:
+        return notebooks.list_notebooks(session)[0].id
 
 
-def test_notebook_cells_are_edited_reordered_and_downloaded(client, make_user, sessions):
+def starter_cells(sessions):
+    with sessions.begin() as session:
+        cells = notebooks.list_cells(session, notebooks.list_notebooks(session)[0].id)
+        session.expunge_all()
+        return cells
+
+
+def test_notebook_cells_are_inserted_edited_run_moved_downloaded_and_deleted(client, make_user, sessions):
     admin = make_user(admin=True)
     log_in(client, admin)
-    client.get("/admin/notebook/")  # creates the starter cells
-    with sessions.begin() as session:
-        first, second = starter_cells(session)[1:3]  # after the intro
-    post(client, f"/admin/notebook/move/{second.id}/up")
-    post(
+    page = client.get("/admin/notebook/")  # creates the starter notebook
+    assert page.status_code == 200 and "codemirror.js" in page.get_data(as_text=True)
+    assert client.get("/admin/static/vendor/codemirror/codemirror.js").status_code == 200
+    book = first_notebook(sessions)
+    intro, parts = starter_cells(sessions)[:2]
+    response = post(client, f"/admin/notebook/{book}/cells", {"kind": "sql", "before": str(parts.id)})
+    assert response.status_code == 200 and 'class="card cell' in response.get_data(as_text=True)
+    added = starter_cells(sessions)[1]
+    assert added.kind == "sql" and added.id != parts.id
+    output = post(
         client,
-        f"/admin/notebook/edit/{first.id}",
-        {"title": "Parts, renamed", "chart": ""},
-        page=f"/admin/notebook/edit/{first.id}",
-    )
-    with sessions.begin() as session:
-        cells = starter_cells(session)
-        assert [c.id for c in cells[1:3]] == [second.id, first.id]
-        assert (cells[2].title, cells[2].kind, cells[2].query) == (
-            "Parts, renamed",
-            "builtin",
-            "parts_per_sim",
-        )
-    post(
-        client,
-        "/admin/notebook/new",
+        f"/admin/notebook/cell/{added.id}/run",
         {"title": "users", "query": "SELECT login FROM users;", "chart": ""},
-        page="/admin/notebook/new",
-    )
-    with sessions.begin() as session:
-        added = starter_cells(session)[-1]
-    assert added.query == "SELECT login FROM users;"
+    ).get_data(as_text=True)
+    assert "result-table" in output and admin["login"] in output and "1 row" in output
+    assert starter_cells(sessions)[1].query == "SELECT login FROM users;"
+    post(client, f"/admin/notebook/cell/{added.id}/move/up")
+    assert [c.id for c in starter_cells(sessions)[:2]] == [added.id, intro.id]
     assert client.get(f"/admin/notebook/cell/{added.id}.csv").get_data(as_text=True).split() == [
         "login",
         admin["login"],
     ]
-    post(client, f"/admin/notebook/delete/{added.id}")
+    assert client.get(f"/admin/notebook/cell/{added.id}.json").get_json()["rows"] == [[admin["login"]]]
+    # A built-in keeps its report whatever the form says; its title and chart change.
+    post(
+        client, f"/admin/notebook/cell/{parts.id}/run", {"title": "Parts, renamed", "query": "x", "chart": ""}
+    )
+    renamed = next(c for c in starter_cells(sessions) if c.id == parts.id)
+    assert (renamed.title, renamed.kind, renamed.query) == ("Parts, renamed", "builtin", "parts_per_sim")
+    undo = post(client, f"/admin/notebook/cell/{added.id}/delete").get_json()["undo"]
+    assert added.id not in [c.id for c in starter_cells(sessions)]
+    assert undo["query"] == "SELECT login FROM users;" and undo["before"] == str(intro.id)
+    post(client, f"/admin/notebook/{book}/cells", undo)
+    back = starter_cells(sessions)[0]
+    assert (back.title, back.query) == ("users", "SELECT login FROM users;")
+
+
+def test_a_notebook_cell_takes_its_parameters_from_the_query_string(client, make_user, sessions):
+    log_in(client, make_user(admin=True))
+    client.get("/admin/notebook/")
+    book = first_notebook(sessions)
+    post(
+        client,
+        f"/admin/notebook/{book}/cells",
+        {"kind": "sql", "title": "since", "query": "SELECT :since AS d"},
+    )
+    cell = starter_cells(sessions)[-1]
+    page = client.get(f"/admin/notebook/{book}?since=2026-11-01").get_data(as_text=True)
+    assert 'id="param-since"' in page and 'value="2026-11-01"' in page and 'id="param-until"' in page
+    output = post(client, f"/admin/notebook/cell/{cell.id}/run?since=2026-11-01").get_data(as_text=True)
+    assert "<td>2026-11-01</td>" in output and f"cell/{cell.id}.csv?since=2026-11-01" in output
+    output = post(client, f"/admin/notebook/cell/{cell.id}/run?since=01.11.2026").get_data(as_text=True)
+    assert 'data-parameter="since"' in output and ":since is a date" in output
+    answer = client.get(f"/admin/notebook/cell/{cell.id}.json")
+    assert answer.status_code == 400 and "needs a value for :since" in answer.get_json()["error"]
+
+
+def test_notebooks_are_added_renamed_and_deleted_from_the_page(client, make_user, sessions):
+    log_in(client, make_user(admin=True))
+    client.get("/admin/notebook/")
+    response = post(client, "/admin/notebook/new", {"name": "Billing"})
     with sessions.begin() as session:
-        assert added.id not in [c.id for c in starter_cells(session)]
+        billing = [n for n in notebooks.list_notebooks(session) if n.name == "Billing"][0].id
+    assert response.headers["Location"].endswith(f"/admin/notebook/{billing}")
+    refused = post(client, "/admin/notebook/new", {"name": "billing"}, page="/admin/notebook/")
+    assert "already a notebook" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    post(client, f"/admin/notebook/{billing}/rename", {"name": "Costs"})
+    page = client.get(f"/admin/notebook/{billing}").get_data(as_text=True)
+    assert ">Costs</a>" in page and ">Overview</a>" in page
+    post(client, f"/admin/notebook/{billing}/delete")
+    assert client.get(f"/admin/notebook/{billing}").status_code == 404
+
+
+def test_a_user_who_is_no_admin_neither_reads_nor_runs_a_notebook_cell(client, make_user, sessions):
+    log_in(client, make_user("boss", admin=True))
+    client.get("/admin/notebook/")
+    cell = starter_cells(sessions)[2]
+    client.post("/admin/logout/", data={"csrf_token": csrf(client, "/admin/")})
+    log_in(client, make_user("alice"))
+    book = first_notebook(sessions)
+    for path in (
+        f"/admin/notebook/{book}",
+        f"/admin/notebook/cell/{cell.id}.csv",
+        f"/admin/notebook/cell/{cell.id}.json",
+    ):
+        assert client.get(path).status_code == 403, path
+    for path in (
+        f"/admin/notebook/cell/{cell.id}/run",
+        f"/admin/notebook/cell/{cell.id}/delete",
+        "/admin/notebook/new",
+    ):
+        assert post(client, path, {"query": "SELECT 1", "name": "x"}).status_code == 403, path
+    assert len(starter_cells(sessions)) == len(notebooks.STARTER_CELLS)
+
+
+def test_a_notebook_post_without_its_csrf_token_is_refused(client, make_user, sessions):
+    log_in(client, make_user(admin=True))
+    client.get("/admin/notebook/")
+    cell = starter_cells(sessions)[2]
+    assert client.post(f"/admin/notebook/cell/{cell.id}/delete").status_code == 400
+    headers = {"X-CSRFToken": csrf(client, "/admin/notebook/")}
+    assert client.post(f"/admin/notebook/cell/{cell.id}/move/down", headers=headers).status_code == 200
+
+
+def test_markdown_cells_show_html_as_text(client, make_user, sessions):
+    log_in(client, make_user(admin=True))
+    client.get("/admin/notebook/")
+    book = first_notebook(sessions)
+    source = "# Costs\n<script>alert(1)</script> [x](javascript:alert(1)) **bold**"
+    html = post(client, f"/admin/notebook/{book}/cells", {"kind": "markdown", "query": source}).get_data(
+        as_text=True
+    )
+    assert "<h1>Costs</h1>" in html and "<strong>bold</strong>" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
+    assert 'href="javascript' not in html
 
 
 # ------------------------------------------------------------------ monitoring

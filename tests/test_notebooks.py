@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from admin import charts
 from bridge import notebooks, reports
 from bridge.accept import SendOptions, accept
 from bridge.clock import utcnow
@@ -259,3 +260,43 @@ def test_a_notebook_is_readable_by_the_notebook_account(sessions, notebook_engin
     assert result.rows == [("Billing",)]
     with sessions.begin() as session:
         assert session.scalar(select(func.count()).select_from(Notebook)) == 1
+
+
+# --------------------------------------------------------------------------
+# Charts: a second axis for small values, labels that do not collide
+
+
+def test_values_on_a_second_axis_keep_their_own_scale():
+    columns, rows = ["sim", "parts_used", "monthly_limit"], [("a", 1, 40), ("b", 6, 3000)]
+    one_scale = charts.from_table("bar", columns, rows)
+    two_scales = charts.from_table("bar", columns, rows, x="sim", y2=["monthly_limit"])
+    plot = charts.HEIGHT - charts.TOP - charts.BOTTOM
+
+    def used_bar(chart):
+        return next(s for s in chart.series if s["name"] == "parts_used")["bars"][1]["h"]
+
+    assert used_bar(one_scale) < 1  # 6 beside 3000: a hairline
+    assert used_bar(two_scales) > plot / 2
+    assert [s["axis"] for s in two_scales.series] == ["left", "right"]
+    assert two_scales.y2_ticks[-1][1] == "5000" and two_scales.y_ticks[-1][1] == "10"
+    # Columns named for the chart pick what is drawn and against what.
+    only = charts.from_table("line", columns, rows, x="parts_used", y=["monthly_limit"])
+    assert [s["name"] for s in only.series] == ["monthly_limit"] and only.x_labels[0][1] == "1"
+    assert charts.from_table("bar", columns, rows, y=["no_such_column"]) is not None  # the default then
+
+
+def test_x_labels_never_overlap():
+    def gaps(chart):
+        xs = [x for x, _ in chart.x_labels]
+        return min(b - a for a, b in zip(xs, xs[1:], strict=False))
+
+    keywords = [f"KEYWORD-{n:02d}-LONGER-THAN-ITS-BAR" for n in range(30)]
+    bars = charts.build("bar", keywords, {"messages": list(range(30))})
+    assert bars.rotate and len(bars.x_labels) == 30  # turned, every one shown
+    assert all(len(label) <= charts.LONGEST_LABEL for _, label in bars.x_labels)
+    assert gaps(bars) >= charts.LINE_HEIGHT and bars.height > charts.HEIGHT  # room below for them
+    many = charts.build("bar", [f"k{n}" for n in range(200)], {"messages": [1] * 200})
+    assert gaps(many) >= charts.LINE_HEIGHT
+    days = [f"2026-11-{n:02d}" for n in range(1, 31)]
+    line = charts.build("line", days, {"messages": [1] * 30})
+    assert not line.rotate and gaps(line) >= len(days[0]) * charts.CHAR_WIDTH

@@ -148,20 +148,18 @@ def test_comments_do_not_get_file_access_or_locks_past_the_notebook(client, make
     with pytest.raises(ReportError, match="refused"):
         reports.check_read_only_sql(sql)  # the text check refuses it early …
     with sessions.begin() as session:  # … and a cell stored before this release runs refused too
-        notebooks.ensure_starter_notebook(session)
-        book = notebooks.list_notebooks(session)[0]
-        session.add(
-            ReportCell(
-                notebook_id=book.id,
-                position=99,
-                title="attack",
-                kind="sql",
-                query=sql,
-                chart="",
-                updated_at=utcnow(),
-            )
+        book = notebooks.create_notebook(session, "attacks")
+        cell = ReportCell(
+            notebook_id=book.id,
+            position=99,
+            title="attack",
+            kind="sql",
+            query=sql,
+            chart="",
+            updated_at=utcnow(),
         )
-    page = post(client, "/admin/notebook/run-all").get_data(as_text=True)
+        session.add(cell)
+    page = post(client, f"/admin/notebook/cell/{cell.id}/run").get_data(as_text=True)
     assert "refused" in page
     assert not os.path.exists(f"/tmp/smsbridge-nb-{n}")
 

@@ -335,8 +335,13 @@ def report_csv(cell_id: int):
         cell = notebooks.get_cell(session, cell_id)
     if cell.kind == "markdown":
         raise ReportError(f"cell {cell_id} is a text cell; it has no result", field="cell")
-    values = {name: value for name, value in request.args.items() if name != REPORT_KEY_PARAMETER}
-    reports.bind_parameters(reports.cell_parameters(cell), values)  # a bad value: 400 naming it
+    # As on the notebook's page, a date left out is the last 30 days: a sheet
+    # that names none follows a rolling month.
+    parameters = reports.cell_parameters(cell)
+    values = {p.name: p.default for p in parameters} | {
+        name: value for name, value in request.args.items() if name != REPORT_KEY_PARAMETER
+    }
+    reports.bind_parameters(parameters, values)  # a bad value: 400 naming it
     engine = current_app.extensions["smsbridge"]["report_engine"].get()
     result = reports.run_cell(session, engine, cell, values)
     if result.error:
