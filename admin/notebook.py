@@ -8,11 +8,15 @@ notebook's parameters (``:since`` …) live in the page's query string: a view
 has a stable URL, and a cell's is that plus ``#cell-<id>``. Markdown is
 rendered here, with raw HTML off: what a cell holds shows as text. Admins
 only: cell SQL runs as written (as the notebook's read-only account).
+A notebook goes out and comes in as one JSON file (``bridge.notebook_files``,
+which the CLI uses too); each cell shows the URL a spreadsheet fetches its
+result from (``/api/v1/reports/<cell>.csv``, with an admin's API key).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
@@ -22,7 +26,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from sqlalchemy import select
 
-from bridge import notebooks, reports
+from bridge import notebook_files, notebooks, reports
 from bridge.errors import ReportError
 from bridge.models import ReportCell, Sim
 
@@ -37,6 +41,8 @@ _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("
 DEFAULT_TITLE = {"sql": "New query", "markdown": "", "builtin": "Report"}
 NEW_SQL = "SELECT COUNT(*) AS messages FROM messages"
 NEW_MARKDOWN = "Notes: *what this notebook is for*."
+# Stands in the spreadsheet URL a cell shows: the page never has the key itself.
+KEY_PLACEHOLDER = "YOUR_API_KEY"
 
 
 def render_markdown(text: str) -> Markup:
@@ -80,6 +86,7 @@ def cell_output(cell: ReportCell, result: reports.CellResult | None, params: Map
         "chart_y2": _split(cell.chart_y2),
         "params": used,
         "query": "?" + urlencode(used) if used else "",
+        "sheet_query": urlencode({**used, "key": KEY_PLACEHOLDER}),
     }
 
 
@@ -161,6 +168,40 @@ class NotebookView(SecureView):
         else:
             flash(f"Notebook {name!r} deleted.", "success")
         return redirect(url_for(".index"))
+
+    @expose("/<int:notebook_id>/export.json")
+    def export_notebook(self, notebook_id: int):
+        """The notebook as one file, to import on another gateway."""
+        with db().begin():
+            try:
+                document = notebook_files.export_notebook(db(), notebook_id)
+            except ReportError:
+                abort(404)
+        # A plain file name for every browser; the file itself keeps the real name.
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "-", document["name"]).strip("-") or f"notebook-{notebook_id}"
+        return Response(
+            json.dumps(document, ensure_ascii=False, indent=2) + "\n",
+            mimetype="application/json",
+            headers={"Content-Disposition": f'attachment; filename="{stem}.json"'},
+        )
+
+    @expose("/import", methods=("POST",))
+    def import_notebook(self):
+        """A notebook file (from Export or `smsbridge notebook export`) as a
+        new notebook; all or nothing, the first refusal named."""
+        upload = request.files.get("file")
+        try:
+            if upload is None or not upload.filename:
+                raise ReportError("choose a notebook file (.json) to import", field="file")
+            document = notebook_files.parse_file(upload.read(notebook_files.MAX_FILE_BYTES + 1))
+            with db().begin():
+                notebook = notebook_files.import_notebook(db(), document)
+                name, cells = notebook.name, len(notebooks.list_cells(db(), notebook.id))
+        except ReportError as exc:
+            flash(f"Not imported: {exc.message}", "error")
+            return redirect(request.referrer or url_for(".index"))
+        flash(f"Notebook {name!r} imported with {cells} cell{'' if cells == 1 else 's'}.", "success")
+        return redirect(url_for(".notebook", notebook_id=notebook.id))
 
     # ------------------------------------------------------------------ cells
 

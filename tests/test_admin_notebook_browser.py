@@ -329,3 +329,56 @@ def test_the_notebook_fits_a_phone(phone_page, make_user, sessions, settings):
     page.wait_for_function(ALL_RUN)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "notebook-phone")
+
+
+def test_a_notebook_exported_as_a_file_and_imported_again_comes_back_whole(
+    page, make_user, sessions, settings, tmp_path
+):
+    user = make_user(admin=True)
+    traffic(sessions, settings, user["login"])
+    log_in(page, user)
+    open_notebook(page)
+    titles = page.locator(".cell").evaluate_all("cells => cells.map(c => c.dataset.title)")
+    page.click(".notebook-bar details summary")
+    with page.expect_download() as download:
+        page.click("#export-notebook")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name == "Overview.json"
+
+    page.set_input_files("#import-file", str(saved))
+    page.click("#import-notebook button")
+    page.wait_for_selector("text=Notebook 'Overview (2)' imported")
+    assert page.locator("#notebook-tabs .nav-link.active").inner_text() == "Overview (2)"
+    assert page.locator(".cell").evaluate_all("cells => cells.map(c => c.dataset.title)") == titles
+    run_all(page)
+    assert page.locator(".cell-error").count() == 0
+
+    # A file that is not a notebook is refused in words, and nothing is added.
+    bad = tmp_path / "photo.json"
+    bad.write_text('{"name": "holiday"}', encoding="utf-8")
+    page.click(".notebook-bar details summary")
+    page.set_input_files("#import-file", str(bad))
+    page.click("#import-notebook button")
+    page.wait_for_selector("text=Not imported: not an smsbridge notebook file")
+    assert page.locator("#notebook-tabs .nav-link").all_inner_texts() == ["Overview", "Overview (2)"]
+
+
+def test_a_cells_spreadsheet_url_answers_its_csv_with_an_admins_key(page, make_user, sessions, settings):
+    user = make_user(admin=True)
+    traffic(sessions, settings, user["login"])
+    log_in(page, user)
+    open_notebook(page)
+    run_all(page)
+    per_day = cell(page, "Messages per day from :since to :until")
+    per_day.locator(".sheet-link summary").click()
+    url = per_day.locator(".sheet-url").input_value()
+    assert "/api/v1/reports/" in url and "key=YOUR_API_KEY" in url and "since=" in url
+    # What a spreadsheet does with it, once the key is filled in: a plain GET, no cookie.
+    answer = page.context.request.get(url.replace("YOUR_API_KEY", user["key"]))
+    assert answer.status == 200 and answer.headers["content-type"].startswith("text/csv")
+    lines = answer.text().splitlines()
+    table = per_day.locator(".result-table")
+    assert lines[0].split(",") == table.locator("th").all_inner_texts()
+    assert len(lines) - 1 == table.locator("tbody tr").count()
+    assert page.context.request.get(url).status == 401  # the placeholder is no key
