@@ -159,6 +159,12 @@ def log_in_on_a_phone(page, user: dict) -> None:
     page.wait_for_selector("text=Log out", state="attached")
 
 
+def open_menu(page) -> None:
+    """Tap the hamburger and wait until the menu has finished sliding open."""
+    page.click(".navbar-toggler")
+    page.wait_for_selector("#admin-navbar-collapse.collapse.show")
+
+
 def on_screen(locator) -> bool:
     """Wholly inside the phone's width (no sideways scrolling to see it)."""
     box = locator.bounding_box()
@@ -189,7 +195,7 @@ def test_no_admin_page_is_wider_than_a_phone(phone_page, busy_gateway):
         assert on_screen(failed.locator(part)), f"the archive's {part} of a failed message is off the screen"
     phone_page.goto(f"/admin/messages/{busy_gateway['sent']}")
     screenshot(phone_page, "message-phone")
-    phone_page.click(".navbar-toggler")
+    open_menu(phone_page)
     phone_page.click("text=Log out")
     phone_page.wait_for_selector("#login")
     widths["the login page"] = phone_page.evaluate("document.documentElement.scrollWidth")
@@ -218,8 +224,8 @@ def test_the_collapsed_menu_names_the_gateway_and_opens_to_the_page_links(phone_
     assert brand.is_visible() and brand.inner_text() == "smsbridge"
     links = phone_page.locator("#admin-navbar-collapse a.nav-link", has_text="Messages")
     assert not links.is_visible()
-    phone_page.click(".navbar-toggler")
-    links.wait_for(state="visible")
+    open_menu(phone_page)
+    assert links.is_visible()
     menu = phone_page.inner_text("#admin-navbar-collapse")
     for name in ("Dashboard", "Messages", "Inbound", "Send", "SIMs", "Reports", "Alerts", "Log out"):
         assert name in menu, name
