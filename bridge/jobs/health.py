@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
@@ -50,15 +50,21 @@ def take_back_dead(session: Session, *, now: datetime | None = None) -> int:
 
 
 def update_health(session: Session, *, now: datetime | None = None) -> HealthResult:
-    """Record which SIMs are alive and since when; the caller commits."""
+    """Record which SIMs are alive and since when; the caller commits.
+    Written as UPDATEs by id, not through loaded objects: a SIM row deleted
+    by hand while the pass runs is simply not updated, where an ORM flush
+    would fail the whole pass (StaleDataError) and its other SIMs with it."""
     now = now or utcnow()
     alive = set(session.scalars(select(Phone.id).where(Phone.timeout > func.now())))
     result = HealthResult()
-    for sim in session.scalars(select(Sim).order_by(Sim.name)):
+    for sim in session.execute(
+        select(Sim.id, Sim.name, Sim.healthy, Sim.health_changed_at).order_by(Sim.name)
+    ).all():
         healthy = sim.name in alive
         if healthy != sim.healthy or sim.health_changed_at is None:
-            sim.healthy = healthy
-            sim.health_changed_at = now
+            session.execute(
+                update(Sim).where(Sim.id == sim.id).values(healthy=healthy, health_changed_at=now)
+            )
             result.changed.append(sim.name)
         (result.healthy if healthy else result.unhealthy).append(sim.name)
     return result
