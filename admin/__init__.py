@@ -21,7 +21,7 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from bridge.clock import show_time
+from bridge.clock import show_time, show_times_in
 from bridge.config import Settings
 from bridge.db import UNAVAILABLE, bind_to_requests
 
@@ -83,6 +83,7 @@ def create_admin_app(settings: Settings, smsbridge: dict) -> Flask:
         app.register_error_handler(kind, _database_unavailable)
 
     app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["when_in"] = when_in
     app.jinja_env.globals["viewer_zone"] = viewer_zone
     app.jinja_env.globals["admin_user"] = current_user
     app.jinja_env.globals["open_alerts"] = open_alerts
@@ -114,6 +115,12 @@ def viewer_zone() -> str:
     """The time zone the signed-in person reads times in (users.timezone)."""
     user = current_user()
     return (user.timezone if user else None) or "UTC"
+
+
+def when_in(text: str | None) -> str:
+    """Stored text (a wait reason, an error, an alert's detail) with the
+    moments in it shown as ``when`` shows them."""
+    return show_times_in(text, viewer_zone())
 
 
 def when(value) -> str:

@@ -8,11 +8,15 @@ name this host's zoneinfo no longer knows is shown in UTC, never guessed."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # How every page shows a moment; the zone's abbreviation (or offset) follows.
 DISPLAY_FORMAT = "%Y-%m-%d %H:%M:%S"
+# A moment as iso_utc writes it into stored text (wait reasons, errors,
+# alert details), which programs read too: people get it shown in their zone.
+_ISO_IN_TEXT = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z")
 
 
 def utcnow() -> datetime:
@@ -64,3 +68,11 @@ def local_day_bounds(day: date, zone_name: str | None = None) -> tuple[datetime,
 def from_local(value: datetime, zone_name: str | None = None) -> datetime:
     """A wall-clock time typed in ``zone_name`` (naive), as stored (naive UTC)."""
     return value.replace(tzinfo=zone(zone_name)).astimezone(UTC).replace(tzinfo=None)
+
+
+def show_times_in(text: str | None, zone_name: str | None = None) -> str:
+    """``text`` with every ISO UTC moment in it ("…held until
+    2026-11-26T06:00:00Z") as ``show_time`` shows it in ``zone_name``."""
+    if not text:
+        return ""
+    return _ISO_IN_TEXT.sub(lambda found: show_time(found.group(0), zone_name), text)

@@ -25,10 +25,10 @@ def test_schedule_a_message_for_tomorrow_and_see_it_scheduled_on_its_page(page, 
     tomorrow = (utcnow() + timedelta(days=1)).replace(hour=10, minute=15, second=0, microsecond=0)
     page.fill("#to", "+79991234567")
     page.fill("#text", "See you tomorrow")
-    page.fill("#send_at", tomorrow.strftime("%Y-%m-%dT%H:%M"))
+    page.fill("#send_at", tomorrow.strftime("%Y-%m-%d %H:%M"))
     page.select_option("#valid_for", "3600")
     page.click("#send")
-    assert f"Scheduled for {tomorrow:%Y-%m-%d} 10:15 UTC" in page.inner_text("#accepted-scheduled")
+    assert f"Scheduled for {tomorrow:%Y-%m-%d} 10:15:00 UTC" in page.inner_text("#accepted-scheduled")
     page.click("#accepted a.accepted-id")
     assert page.inner_text("#send-at") == f"scheduled for {tomorrow:%Y-%m-%d} 10:15:00 UTC"
 

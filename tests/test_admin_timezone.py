@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bridge import users
-from bridge.clock import local_day_bounds, show_time
+from bridge.clock import local_day_bounds, show_time, show_times_in
 from bridge.models import Message, Sim, User
 from tests.test_admin_pages import log_in, post, queue
 
@@ -95,3 +95,32 @@ def test_a_user_sets_their_own_zone_and_a_bad_one_is_refused_by_name(client, mak
     post(client, "/admin/account/", {"timezone": ""}, page="/admin/account/")
     with sessions.begin() as session:
         assert session.scalar(select(User.timezone).where(User.login == "alice")) is None
+
+
+def test_moments_inside_stored_text_read_in_the_readers_zone_too():
+    held = "quiet hours: texts go out 09:00-21:00 Europe/Moscow; held until 2026-11-26T06:00:00Z"
+    assert show_times_in(held, "Europe/Moscow") == (
+        "quiet hours: texts go out 09:00-21:00 Europe/Moscow; held until 2026-11-26 09:00:00 MSK"
+    )
+    assert show_times_in("SIM mts1: opens 2026-11-26T09:00:06.5Z", None) == (
+        "SIM mts1: opens 2026-11-26 09:00:06 UTC"
+    )
+    assert show_times_in(None) == ""
+
+
+def test_a_waiting_messages_reason_on_its_page_reads_in_the_readers_zone(
+    client, make_user, sessions, settings, sim
+):
+    admin = make_user("boss", admin=True)
+    message_id = queue(sessions, settings, "boss")
+    with sessions.begin() as session:
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(wait_reason="quiet hours; held until 2026-11-26T06:00:00Z")
+        )
+        users.set_timezone(session, "boss", "Asia/Yekaterinburg")
+    log_in(client, admin)
+    for path in ("/admin/messages/", f"/admin/messages/{message_id}"):
+        page = client.get(path).get_data(as_text=True)
+        assert "held until 2026-11-26 11:00:00 +05" in page, path
