@@ -27,7 +27,7 @@ from bridge.db import UNAVAILABLE, bind_to_requests
 
 from .account import AccountView
 from .alerts import REFRESH_SECONDS, AlertsView, open_alerts
-from .auth import SESSION_LIFETIME, LoginView, SessionCookies, current_user, secret_key
+from .auth import SESSION_LIFETIME, LoginView, SessionCookies, current_user, secret_key, viewer_zone
 from .dashboard import DashboardView
 from .inbound import InboundView
 from .manage import OptOutsView, SimsView, UsersView
@@ -109,12 +109,6 @@ def create_admin_app(settings: Settings, smsbridge: dict) -> Flask:
     admin.add_view(AccountView(name="Account", endpoint="account"))
     admin.add_view(LoginView(name="Log in", endpoint="login"))
     return app
-
-
-def viewer_zone() -> str:
-    """The time zone the signed-in person reads times in (users.timezone)."""
-    user = current_user()
-    return (user.timezone if user else None) or "UTC"
 
 
 def when_in(text: str | None) -> str:

@@ -13,7 +13,7 @@ from bridge import users
 from bridge.clock import show_time, utcnow
 from bridge.errors import BridgeError
 
-from .auth import SecureView, signed_in_user
+from .auth import SecureView, signed_in_user, viewer_zone
 from .common import db
 
 
@@ -34,7 +34,7 @@ class AccountView(SecureView):
     def index(self):
         me = signed_in_user()
         if request.method == "GET":
-            return self._page(me.timezone or "UTC")
+            return self._page(viewer_zone())
         zone = request.form.get("timezone", "").strip()
         try:
             with db().begin():

@@ -56,6 +56,13 @@ def current_user() -> User | None:
     return g.admin_user
 
 
+def viewer_zone() -> str:
+    """The time zone the signed-in person reads and types times in
+    (users.timezone); UTC when they have none or nobody is signed in."""
+    user = current_user()
+    return (user.timezone if user else None) or "UTC"
+
+
 def signed_in_user() -> User:
     """The logged-in user, on a SecureView page: Flask-Admin runs a page's
     handler only once is_accessible() found one, and current_user() keeps

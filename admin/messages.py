@@ -15,7 +15,7 @@ from bridge.errors import ArchiveError, NotFound
 from bridge.messages import message_view, visible_message
 from bridge.models import MessageStatus, Sim, User
 
-from .auth import SecureView, signed_in_user
+from .auth import SecureView, signed_in_user, viewer_zone
 from .common import db, new_session, query_int, settings
 from .spreadsheet import csv_chunks
 
@@ -50,7 +50,7 @@ def filter_from_args(args, problems: list[str]) -> archive.MessageFilter:
         user_id=query_int(args, "user", problems) if signed_in_user().is_admin else None,
         created_from=_date(args.get("from"), problems, "from"),
         created_to=_date(args.get("to"), problems, "to"),
-        time_zone=signed_in_user().timezone,
+        time_zone=viewer_zone(),
         search=args.get("q", "")[:100],
         stuck_after=timedelta(seconds=settings().stuck_after) if args.get("stuck") else None,
     )

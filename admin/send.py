@@ -18,7 +18,7 @@ from bridge.clock import show_time, utcnow
 from bridge.errors import AcceptError, AuthError
 from bridge.models import OnUncertain, Sim, User
 
-from .auth import SecureView, signed_in_user
+from .auth import SecureView, signed_in_user, viewer_zone
 from .common import db, form_int, settings
 
 FIELDS = ("to", "text", "attempts", "report", "on_uncertain", "send_at", "valid_for", "sim")
@@ -48,16 +48,12 @@ DEFAULTS = {
 }
 
 
-def time_zone(user: User) -> str:
-    return user.timezone or "UTC"
-
-
 class SendView(SecureView):
     @expose("/", methods=("GET", "POST"))
     def index(self):
         user = signed_in_user()
         # Read before anything can roll back (and so expire) the user's row.
-        zone, is_admin, has_zone = time_zone(user), user.is_admin, bool(user.timezone)
+        zone, is_admin, has_zone = viewer_zone(), user.is_admin, bool(user.timezone)
         form = dict(DEFAULTS)
         errors: dict[str, str] = {}
         accepted = scheduled = None

@@ -9,14 +9,13 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Insert, bindparam, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import encoding, usage
-from .clock import utcnow
+from .clock import from_local, utcnow
 from .config import Settings
 from .db import execute_dml
 from .errors import AcceptError, AuthError
@@ -80,10 +79,10 @@ def parse_send_at(
         except ValueError:
             raise AcceptError("send_at", f"{raw!r} is not an ISO 8601 date and time") from None
     try:
-        if value.tzinfo is None and timezone != "UTC":
-            value = value.replace(tzinfo=ZoneInfo(timezone))
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
+        elif timezone != "UTC":
+            value = from_local(value, timezone)
         value + timedelta(seconds=MAX_VALID_FOR)  # room for valid_for after it
     except OverflowError:
         raise AcceptError("send_at", "too far in the future") from None
