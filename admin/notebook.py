@@ -33,7 +33,7 @@ from bridge.models import ReportCell, Sim
 from . import charts
 from .auth import SecureView
 from .common import db, report_engine
-from .spreadsheet import csv_chunks
+from .spreadsheet import cell_csv
 
 # CommonMark with raw HTML off: "<script>" in a cell is text. Links keep
 # markdown-it's own check (no javascript: or data: URLs).
@@ -303,12 +303,8 @@ class NotebookView(SecureView):
     @expose("/cell/<int:cell_id>.csv")
     def csv_download(self, cell_id: int):
         cell, result = self._download(cell_id)
-        if result.error or result.note:
-            chunks = csv_chunks(["message"], [[result.error or result.note]])
-        else:
-            chunks = csv_chunks(result.columns, result.rows, show=reports.display_value)
         return Response(
-            "".join(chunks),
+            cell_csv(result),
             mimetype="text/csv",
             headers={"Content-Disposition": f"attachment; filename=cell-{cell.id}.csv"},
         )

@@ -1,5 +1,5 @@
 """CSV for spreadsheets: the one writer behind every admin download (the
-message archive, the notebook's cells).
+message archive, the notebook's cells) and the API's report CSV.
 
 Anyone who can text a SIM chooses what some cells hold. A spreadsheet runs
 a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator
+
+from bridge.reports import CellResult, display_value
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CHUNK = 64_000  # characters per piece of a streamed download
@@ -45,3 +47,11 @@ def csv_chunks(
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def cell_csv(result: CellResult) -> str:
+    """A notebook cell's result: its table, or one ``message`` column
+    saying why there is none (its error or its note)."""
+    if result.error or result.note:
+        return "".join(csv_chunks(["message"], [[result.error or result.note]]))
+    return "".join(csv_chunks(result.columns, result.rows, show=display_value))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from admin.spreadsheet import csv_chunks
+from admin.spreadsheet import cell_csv
 
 from .. import notebooks, optouts, reports, throttle, users, wake, webhooks
 from ..accept import accept
@@ -346,12 +346,8 @@ def report_csv(cell_id: int):
     result = reports.run_cell(session, engine, cell, values)
     if result.error:
         raise ReportError(result.error, field="cell", status=422)
-    if result.note:
-        chunks = csv_chunks(["message"], [[result.note]])
-    else:
-        chunks = csv_chunks(result.columns, result.rows, show=reports.display_value)
     return Response(
-        "".join(chunks),
+        cell_csv(result),
         mimetype="text/csv",
         headers={"Content-Disposition": f"inline; filename=cell-{cell_id}.csv", "Cache-Control": "no-store"},
     )
