@@ -34,8 +34,8 @@ from bridge import (
     wake,
     webhooks,
 )
-from bridge.accept import SendOptions, accept
-from bridge.clock import iso_utc
+from bridge.accept import SendOptions, accept, parse_send_at
+from bridge.clock import iso_utc, utcnow
 from bridge.config import SETTINGS, load_settings
 from bridge.db import UNAVAILABLE, make_engine, make_session_factory
 from bridge.errors import BridgeError, SchemaError
@@ -800,8 +800,22 @@ def modem_scan(ctx):
     show_default=True,
     help="Hold it outside the user's send window, or send it whenever due (codes, alarms).",
 )
+@click.option(
+    "--send-at",
+    metavar="WHEN",
+    help="Send later: '2026-12-24 18:00' in the user's time zone (UTC if none), or ISO 8601 with an offset.",
+)
+@click.option(
+    "--valid-for",
+    type=int,
+    metavar="SECONDS",
+    help="Give up if it has not gone out this long after it was due.",
+)
+@click.option(
+    "--sim", help="Only through this SIM; it waits for that SIM rather than leave through another (admins)."
+)
 @pass_ctx
-def send(ctx, to, text, flash, attempts, login, on_uncertain, quiet_hours):
+def send(ctx, to, text, flash, attempts, login, on_uncertain, quiet_hours, send_at, valid_for, sim):
     """Queue a text, as the API would."""
     with ctx.sessions.begin() as session:
         sender = users.get_user(session, login)
@@ -815,6 +829,10 @@ def send(ctx, to, text, flash, attempts, login, on_uncertain, quiet_hours):
                 attempts=attempts,
                 on_uncertain=OnUncertain(on_uncertain),
                 quiet_hours=quiet_hours,
+                # A person typed it, as on the send form: read in their zone, a past time refused.
+                send_at=parse_send_at(send_at, timezone=sender.timezone or "UTC", now=utcnow()),
+                valid_for=valid_for,
+                sim=sim,
             ),
             settings=ctx.settings,
             source="cli",

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, text, update
+from datetime import timedelta
+
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 import cli
-from bridge import migrations
+from bridge import migrations, users
+from bridge.clock import utcnow
 from bridge.db import make_engine
-from bridge.models import GammuVersion, Sim, User
+from bridge.models import GammuVersion, Message, Sim, User
 from bridge.schema import SQL_DIR, bridge_ddl, create_gammu_account, init_schema
 from bridge.smsd import config_path
 
@@ -57,6 +60,53 @@ def test_user_sim_and_send_provisioning_round_trip(runner, sessions, settings, m
 
     sent = invoke(runner, "send", "--to", "+79991234567,+79991234568", "--text", "hi", "--user", "shop")
     assert sent.exit_code == 0 and sent.output.count("queued") == 2
+
+
+def test_send_schedules_in_the_users_zone_limits_validity_and_picks_a_sim(
+    runner, sessions, make_user, modems
+):
+    make_user("root", admin=True)
+    make_user("shop")
+    modems.add("mts1", start=False)
+    with sessions.begin() as session:
+        users.set_send_window(session, "root", None, "Europe/Moscow")  # UTC+3, no DST
+    tomorrow = (utcnow() + timedelta(days=1)).replace(hour=9, minute=30, second=0, microsecond=0)
+    sent = invoke(
+        runner, "send", "--to", "+79991234567", "--text", "hi", "--user", "root",
+        "--send-at", f"{tomorrow:%Y-%m-%d} 09:30", "--valid-for", "3600", "--sim", "mts1",
+    )  # fmt: skip
+    assert sent.exit_code == 0, sent.output
+    with sessions.begin() as session:
+        [message] = session.scalars(select(Message)).all()
+        mts1 = session.scalar(select(Sim.id).where(Sim.name == "mts1"))
+        assert message.send_at == tomorrow.replace(hour=6)  # 09:30 Moscow is 06:30 UTC
+        assert message.expires_at == tomorrow.replace(hour=7)
+        assert message.only_sim_id == mts1
+
+    past = invoke(
+        runner,
+        "send",
+        "--to",
+        "+79991234567",
+        "--text",
+        "x",
+        "--user",
+        "root",
+        "--send-at",
+        "2020-01-01 10:00",
+    )
+    not_admin = invoke(
+        runner, "send", "--to", "+79991234567", "--text", "x", "--user", "shop", "--sim", "mts1"
+    )
+    too_long = invoke(
+        runner, "send", "--to", "+79991234567", "--text", "x", "--user", "shop", "--valid-for", "0"
+    )
+    assert past.exit_code == 1 and "send_at" in past.output and "in the past" in past.output
+    assert not_admin.exit_code == 1 and "only an admin may choose the SIM" in not_admin.output
+    assert too_long.exit_code == 1 and "valid_for" in too_long.output
+    assert "Traceback" not in past.output + not_admin.output + too_long.output
+    with sessions.begin() as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == 1  # nothing more stored
 
 
 def test_operator_mistakes_are_one_clear_line(runner, sessions, make_user):
