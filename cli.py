@@ -192,7 +192,7 @@ def db_revision(ctx, message):
 @db.command("ddl")
 @pass_ctx
 def db_ddl(ctx):
-    """Print the bridge's DDL (sql/bridge.sql is this output)."""
+    """Print the bridge's DDL (bridge/sql/bridge.sql is this output)."""
     click.echo(schema.bridge_ddl(ctx.engine), nl=False)
 
 

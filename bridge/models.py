@@ -1,6 +1,6 @@
 """Typed models. Gammu's tables (``GammuBase``) are created from
-``sql/gammu-17.sql`` and only mapped here; the bridge's own tables
-(``Base``) are created from these models (``sql/bridge.sql`` is generated
+``bridge/sql/gammu-17.sql`` and only mapped here; the bridge's own tables
+(``Base``) are created from these models (``bridge/sql/bridge.sql`` is generated
 from them and checked by a test)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Creating and upgrading the database: Gammu's schema from
-``sql/gammu-17.sql``, the bridge's by its migrations (``bridge/migrations``),
+``bridge/sql/gammu-17.sql``, the bridge's by its migrations (``bridge/migrations``),
 the least-privilege account for gammu-smsd and the reports notebook's
 read-only account.
 
@@ -25,7 +25,7 @@ from .db import make_engine
 from .errors import SchemaError
 from .models import GAMMU_SCHEMA_VERSION, GammuBase, GammuVersion
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = Path(__file__).resolve().parent / "sql"
 GAMMU_SQL = SQL_DIR / f"gammu-{GAMMU_SCHEMA_VERSION}.sql"
 GAMMU_TABLES = tuple(GammuBase.metadata.tables)
 # gammu-smsd reads and writes these and nothing else.
@@ -321,7 +321,7 @@ def drop_notebook_account(engine: Engine, host: str = "localhost") -> None:
 
 
 def bridge_ddl(engine: Engine) -> str:
-    """The bridge's DDL as this server would run it (``sql/bridge.sql``)."""
+    """The bridge's DDL as this server would run it (``bridge/sql/bridge.sql``)."""
     with engine.connect():
         pass  # the dialect learns the server (MariaDB quotes more reserved words)
     statements = []

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from .config import Settings
 from .errors import SmsdError
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "gammu-smsdrc" / "smsdrc.template"
+TEMPLATE = Path(__file__).resolve().parent / "smsdrc.template"
 
 
 def config_path(settings: Settings, name: str) -> Path:

@@ -30,7 +30,7 @@ OLD_IMSI, OLD_IMEI = "250011234567890", "861234567890123"
 
 def report_identity(sessions, name: str, imsi: str, imei: str, *, alive: bool) -> None:
     """The phones row gammu-smsd's insert_phone writes on start (see
-    gammu-smsdrc/smsdrc.template); ``alive``: its heartbeat is current."""
+    bridge/smsdrc.template); ``alive``: its heartbeat is current."""
     with sessions.begin() as session:
         session.execute(
             text(

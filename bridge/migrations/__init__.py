@@ -3,7 +3,7 @@
 Invariants:
 
 - Alembic owns the tables of ``Base.metadata`` and nothing else. Gammu's
-  tables follow Gammu's versioned SQL (``sql/gammu-17.sql``), so comparison
+  tables follow Gammu's versioned SQL (``bridge/sql/gammu-17.sql``), so comparison
   never looks at them (``include_name``).
 - The revision a database has is in ``smsbridge_alembic_version``: a name
   that can clash neither with Gammu's tables nor with another application's

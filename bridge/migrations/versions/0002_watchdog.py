@@ -55,7 +55,7 @@ def upgrade() -> None:
         type_=sa.Enum(*OUTCOMES_AFTER, name="attemptoutcome"),
         existing_nullable=False,
     )
-    # On Gammu's table (sql/gammu-17.sql has it for new databases): the
+    # On Gammu's table (bridge/sql/gammu-17.sql has it for new databases): the
     # watchdog asks each health pass when a SIM last sent something.
     if "sentitems" in sa.inspect(op.get_bind()).get_table_names():
         op.execute("CREATE INDEX IF NOT EXISTS sentitems_progress ON sentitems (SenderID(64), InsertIntoDB)")
