@@ -128,26 +128,19 @@ class LoginView(BaseView):
         db = g.db_session
         error = None
         if request.method == "POST":
-            with db.begin():
-                wait = throttle.wait_seconds(db, address, name)
-            if wait:
-                error = f"Too many failed logins; try again in {wait} s."
+            try:
+                with db.begin():
+                    user = throttle.sign_in(db, address, name, request.form.get("password", ""))
+            except throttle.LockedOut as exc:
+                error = f"Too many failed logins; try again in {exc.retry_after} s."
+            except AuthError as exc:
+                if exc.status == 401:
+                    with db.begin():
+                        throttle.failed(db, address, name)
+                error = "Wrong login or password." if exc.status == 401 else exc.message.capitalize() + "."
             else:
-                try:
-                    with db.begin():
-                        user = users.authenticate_password(db, name, request.form.get("password", ""))
-                except AuthError as exc:
-                    if exc.status == 401:
-                        with db.begin():
-                            throttle.failed(db, address, name)
-                    error = (
-                        "Wrong login or password." if exc.status == 401 else exc.message.capitalize() + "."
-                    )
-                else:
-                    with db.begin():
-                        throttle.succeeded(db, address, name)
-                    login(user)
-                    return redirect(_safe_next(request.args.get("next")))
+                login(user)
+                return redirect(_safe_next(request.args.get("next")))
         return self.render("smsbridge/login.html", error=error, login_name=name), 401 if error else 200
 
     @expose("/logout", methods=("POST",))

@@ -16,7 +16,7 @@ connections (requests in flight when wrk stops are still served); anything
 else is a finding.
 
     python bench/api_load.py [--configs 2x4,4x2] [--connections 32,64] [--duration 15]
-                             [--profile]   # py-spy on one gunicorn worker (json, first config)
+                             [--profile]   # py-spy on one gunicorn worker (first endpoint and config)
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def profile_worker(bench: Bench, pid: int, seconds: int) -> subprocess.Popen | N
     return proc
 
 
-def summarise_profile(path: Path, top: int = 25) -> str:
+def summarise_profile(path: Path, top: int = 120) -> str:
     """Collapsed stacks -> share of samples whose stack contains each function
     (inclusive) and that end in it (self)."""
     inclusive: dict[str, int] = {}
@@ -260,7 +260,7 @@ def main() -> int:
                         spy = None
                         if (
                             args.profile
-                            and endpoint == "json"
+                            and endpoint == args.endpoints.split(",")[0]
                             and config == args.configs.split(",")[0]
                             and connections == int(args.connections.split(",")[-1])
                         ):

@@ -17,6 +17,12 @@ address's count. A counter with no failure for ``FORGET_AFTER`` starts
 again from nothing. Behind a reverse proxy the address is the client's only
 when the proxy is trusted (the ``trusted_proxies`` setting).
 
+``sign_in`` is the one way a password is checked under these counters (the
+admin's login page and the classic call): one read of the counters, the
+password, and a delete only when there are failures to forget, all in the
+caller's transaction. A wrong password is counted by ``failed`` in a
+transaction of its own, since the caller's rolls back.
+
 Functions take a Session and do not commit, like every domain function."""
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ from sqlalchemy.dialects.mysql import insert
 from sqlalchemy.orm import Session
 
 from .clock import utcnow
-from .models import LoginFailure
+from .errors import AuthError
+from .models import LoginFailure, User
+from .users import authenticate_password
 
 FREE_PER_LOGIN = 5
 FREE_PER_ADDRESS = 20
@@ -44,21 +52,37 @@ def _keys(address: str, login: str) -> tuple[tuple[str, str], tuple[str, str]]:
     return (address, (login or "").strip().lower()[:_KEY_LENGTH]), (address, ANY_LOGIN)
 
 
-def wait_seconds(session: Session, address: str, login: str, now: datetime | None = None) -> int:
-    """Seconds until ``login`` may be tried again from ``address``; 0 = now."""
+class LockedOut(AuthError):
+    """Too many wrong passwords from this address: 429, try again in ``retry_after`` s."""
+
+    status = 429
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"too many wrong passwords; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+def sign_in(session: Session, address: str, login: str, password: str, now: datetime | None = None) -> User:
+    """The user whose password this is, unless ``login`` is locked out from
+    ``address`` (LockedOut, before the password is even checked). A success
+    forgets that pair's failures. AuthError on a wrong password: count it
+    with ``failed``."""
     now = now or utcnow()
     pair, anyone = _keys(address, login)
-    until = session.scalar(
-        select(LoginFailure.locked_until)
-        .where(
-            LoginFailure.address == pair[0],
-            LoginFailure.login.in_({pair[1], anyone[1]}),
-            LoginFailure.locked_until > now,
+    counters = session.execute(
+        select(LoginFailure.login, LoginFailure.locked_until).where(
+            LoginFailure.address == pair[0], LoginFailure.login.in_({pair[1], anyone[1]})
         )
-        .order_by(LoginFailure.locked_until.desc())
-        .limit(1)
-    )
-    return max(0, math.ceil((until - now).total_seconds())) if until else 0
+    ).all()
+    until = max((c.locked_until for c in counters if c.locked_until > now), default=None)
+    if until is not None:
+        raise LockedOut(max(1, math.ceil((until - now).total_seconds())))
+    user = authenticate_password(session, login, password)
+    if any(c.login == pair[1] for c in counters):  # the common case, none, costs no write
+        session.execute(
+            delete(LoginFailure).where(LoginFailure.address == pair[0], LoginFailure.login == pair[1])
+        )
+    return user
 
 
 def failed(session: Session, address: str, login: str, now: datetime | None = None) -> None:
@@ -95,14 +119,6 @@ def failed(session: Session, address: str, login: str, now: datetime | None = No
 
 def _restart_or_add(now: datetime):
     return case((LoginFailure.last_failed_at < now - FORGET_AFTER, 1), else_=LoginFailure.failures + 1)
-
-
-def succeeded(session: Session, address: str, login: str) -> None:
-    """The right password for ``login``: forget that pair's failures only."""
-    pair, _ = _keys(address, login)
-    session.execute(
-        delete(LoginFailure).where(LoginFailure.address == pair[0], LoginFailure.login == pair[1])
-    )
 
 
 def _forget_stale(session: Session, now: datetime) -> None:

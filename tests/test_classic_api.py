@@ -110,6 +110,19 @@ def test_bad_classic_input_gets_a_clear_error_and_stores_nothing(
     assert stored_counts(sessions) == (0, 0, 0)
 
 
+def test_a_right_password_forgets_that_logins_failures(client, modems, make_user, sessions):
+    user = make_user()
+    modems.add("simA", start=False)
+    wrong = {"login": user["login"], "pass": "guess", "tel": "+79991234567", "msg": "hi"}
+    right = {**wrong, "pass": user["password"]}
+    statuses = [client.get("/smsc", query_string=wrong).status_code for _ in range(4)]
+    statuses.append(client.get("/smsc", query_string=right).status_code)
+    statuses += [client.get("/smsc", query_string=wrong).status_code for _ in range(5)]
+    assert statuses == [401] * 4 + [200] + [401] * 5  # 9 wrong ones, never 5 in a row: no lockout
+    assert client.get("/smsc", query_string=wrong).status_code == 401
+    assert client.get("/smsc", query_string=wrong).status_code == 429  # the 7th after the success
+
+
 def test_blocked_user_is_refused(client, modems, make_user, sessions):
     user = make_user(blocked=True)
     modems.add("simA", start=False)

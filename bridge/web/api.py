@@ -15,7 +15,7 @@ from ..clock import iso_utc
 from ..errors import AcceptError, AuthError, BridgeError, NotFound, ReportError
 from ..messages import inbound_view, list_inbound, message_view, visible_message
 from ..sims import sim_overview
-from ..users import authenticate_api_key, authenticate_password
+from ..users import authenticate_api_key
 from .api_schemas import (
     ClassicCredentials,
     ClassicSend,
@@ -90,29 +90,24 @@ def smsc():
         return send.tel, send.msg, send.options()
 
     address = request.remote_addr or "?"
-    session = _session()
-    with session.begin():
-        wait = throttle.wait_seconds(session, address, credentials.login)
-    if wait:
-        response, status = _classic_error(None, f"too many wrong passwords; try again in {wait} s", 429)
-        response.headers["Retry-After"] = str(wait)
-        return response, status
     try:
         result = _send(
-            lambda session: authenticate_password(session, credentials.login, credentials.password),
+            lambda session: throttle.sign_in(session, address, credentials.login, credentials.password),
             read_fields,
             source="smsc",
         )
+    except throttle.LockedOut as exc:
+        response, status = _classic_error(None, exc.message, exc.status)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response, status
     except AuthError as exc:
         if exc.status == 401:
-            with session.begin():
-                throttle.failed(session, address, credentials.login)
+            with _session().begin():
+                throttle.failed(_session(), address, credentials.login)
         return _classic_error(None, exc.message, exc.status)
     except AcceptError as exc:
         field = CLASSIC_FIELDS.get(exc.field, exc.field)
         return _classic_error(field, f"{field}: {exc.message}", exc.status)
-    with session.begin():
-        throttle.succeeded(session, address, credentials.login)
     assert send is not None  # _send read the fields before it could accept them
     count = len(result.messages)
     description = f"queued {count} message{'s' if count != 1 else ''}"
