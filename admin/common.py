@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import overload
 
 from flask import current_app, g
+from sqlalchemy import select
 
 from bridge.errors import AcceptError
+from bridge.models import Phone
 
 
 def db():
@@ -69,3 +71,20 @@ def query_int(args, name: str, problems: list[str], *, maximum: int = MAX_QUERY_
         problems.append(f"{name}: {raw[:40]!r} is not a whole number from 0 to {maximum}")
         return None
     return int(raw)
+
+
+def shown_sims(rows: list[dict]) -> list[dict]:
+    """``sims.sim_overview`` rows as every page shows them: a SIM whose
+    daemon never ran (no row in Gammu's phones) is "never started", not
+    "dead", which would send the operator looking for a crash;
+    ``heartbeat_seen`` tells the pages so. Run inside the caller's transaction."""
+    seen = set(db().scalars(select(Phone.id).where(Phone.id.in_([row["name"] for row in rows]))))
+    shown = []
+    for row in rows:
+        heartbeat_seen = row["name"] in seen
+        if row["state"] == "dead" and not heartbeat_seen:
+            state, reason = "never started", "its gammu-smsd has never run: no heartbeat was ever written"
+        else:
+            state, reason = row["state"], row["state_reason"]
+        shown.append({**row, "state": state, "state_reason": reason, "heartbeat_seen": heartbeat_seen})
+    return shown

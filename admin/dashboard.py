@@ -8,16 +8,14 @@ from datetime import timedelta
 
 from flask import current_app, flash, redirect, url_for
 from flask_admin import AdminIndexView, expose
-from sqlalchemy import select
 
 from bridge import alerts, archive, heartbeat, sims
 from bridge.errors import BridgeError
-from bridge.models import Phone
 from bridge.sims import sim_overview
 
 from . import charts
 from .auth import SecureView, signed_in_user
-from .common import db, settings
+from .common import db, settings, shown_sims
 
 DAYS = 30
 LEVELS = ("green", "amber", "red")
@@ -62,8 +60,7 @@ class DashboardView(SecureView, AdminIndexView):
             per_sim = archive.sim_counts(db(), viewer, days=DAYS)
             open_alerts = alerts.list_alerts(db(), open_only=True)
             worker_age = heartbeat.seconds_since_pass(db())
-            # A SIM without a row in Gammu's phones: its daemon never started.
-            seen = set(db().scalars(select(Phone.id)))
+            sim_rows = shown_sims(sim_rows)
         daily_chart = charts.build(
             "line",
             [d.strftime("%d %b") for d in daily["days"]],
@@ -77,7 +74,7 @@ class DashboardView(SecureView, AdminIndexView):
         return self.render(
             "smsbridge/dashboard.html",
             status=status_line(sim_rows, counts, open_alerts, worker_age),
-            sims=[{**row, "heartbeat_seen": row["name"] in seen} for row in sim_rows],
+            sims=sim_rows,
             counts=counts,
             days=DAYS,
             stuck_minutes=settings().stuck_after // 60,

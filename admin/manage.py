@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 
 from bridge import balance, optouts, sim_events, sims, smsd, users, wake
 from bridge.errors import BridgeError, SmsdError, UserError
-from bridge.models import ApiKey, Phone, Sim, User
+from bridge.models import ApiKey, Sim, User
 
 from .auth import SecureView, signed_in_user
-from .common import db, form_int, session_factory, settings
+from .common import db, form_int, session_factory, settings, shown_sims
 
 
 def _run(action, done) -> bool:
@@ -138,14 +138,6 @@ class UsersView(SecureView):
         return redirect(url_for(".index"))
 
 
-def shown_state(row: dict, heartbeat_seen: bool) -> tuple[str, str | None]:
-    """sims.sim_state, told apart for a SIM whose daemon never ran (no row
-    in Gammu's phones): "dead" would send the operator looking for a crash."""
-    if row["state"] == "dead" and not heartbeat_seen:
-        return "never started", "its gammu-smsd has never run: no heartbeat was ever written"
-    return row["state"], row["state_reason"]
-
-
 class SimsView(SecureView):
     admin_only = True
 
@@ -155,19 +147,12 @@ class SimsView(SecureView):
             overview = sims.sim_overview(db())
             billing = dict(db().execute(select(Sim.name, Sim.billing_day)).all())
             logins = db().scalars(select(User.login).order_by(User.login)).all()
-            seen = set(db().scalars(select(Phone.id)))
+            overview = shown_sims(overview)
         rows = []
         for row in overview:
-            state, reason = shown_state(row, row["name"] in seen)
             local = smsd.has_config(settings(), row["name"])
             rows.append(
-                {
-                    **row,
-                    "state": state,
-                    "state_reason": reason,
-                    "local": local,
-                    "pid": smsd.running_pid(settings(), row["name"]) if local else None,
-                }
+                {**row, "local": local, "pid": smsd.running_pid(settings(), row["name"]) if local else None}
             )
         return self.render("smsbridge/sims.html", sims=rows, billing=billing, logins=logins)
 
@@ -205,9 +190,7 @@ class SimsView(SecureView):
             return redirect(url_for(".index"))
         with db().begin():
             sim = sims.get_sim(db(), sim_name)
-            overview = next(row for row in sims.sim_overview(db()) if row["name"] == sim_name)
-            seen = db().scalar(select(Phone.id).where(Phone.id == sim_name)) is not None
-            overview["state"], overview["state_reason"] = shown_state(overview, seen)
+            [overview] = shown_sims([row for row in sims.sim_overview(db()) if row["name"] == sim_name])
             events = sim_events.recent(db(), sim.id)
             checks = balance.history(db(), sim.id)
         local = smsd.has_config(settings(), sim_name)

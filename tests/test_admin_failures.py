@@ -284,7 +284,8 @@ def test_sims_page_tells_never_started_from_dead_and_starts_and_stops_a_daemon(
     log_in(client, root)
     row = row_of(client.get("/admin/sims/").get_data(as_text=True), 'data-sim="simB"')
     assert ">never started<" in row and "has never run" in row and "stopped" in row and "daemon-start" in row
-    assert ">never started<" in client.get("/admin/sims/simB/").get_data(as_text=True)
+    page = client.get("/admin/sims/simB/").get_data(as_text=True)
+    assert ">never started<" in page and ">SIM simB</h4>" in page  # the page's title is a heading
 
     response = post(client, "/admin/sims/simB/daemon", {"action": "start", "back": "list"}, "/admin/sims/")
     assert response.status_code == 302 and response.headers["Location"].endswith("/admin/sims/")
