@@ -29,6 +29,7 @@ from sqlalchemy.engine import URL, make_url
 
 from bridge import sims as sims_module
 from bridge import smsd, users
+from bridge.clock import utcnow
 from bridge.config import load_settings
 from bridge.db import make_engine, make_session_factory
 from bridge.jobs.health import check_health
@@ -272,6 +273,15 @@ def make_user(sessions):
     return make
 
 
+def steady_billing_day() -> int:
+    """A billing day that is neither today nor tomorrow (UTC): a test's
+    SIM stays in one billing month from start to end. With day 1 every
+    SIM's month turned over at 00:00 UTC on the 1st, and a test that
+    counts this month's parts failed when it ran across that moment (one
+    dispatching an hour ahead did for that whole last hour)."""
+    return (utcnow().day + 13) % 28 + 1
+
+
 class Modems:
     """Simulated SIMs: real gammu-smsd daemons on Gammu's dummy phones."""
 
@@ -286,7 +296,14 @@ class Modems:
         number = f"+7999{sum(map(ord, name)) % 10_000_000:07d}"
         with self.sessions.begin() as session:
             sims_module.add_sim(
-                session, self.settings, name, number, simulated=True, monthly_limit=limit, owner=owner
+                session,
+                self.settings,
+                name,
+                number,
+                simulated=True,
+                monthly_limit=limit,
+                owner=owner,
+                billing_day=steady_billing_day(),
             )
         self.names.append(name)
         if start:

@@ -15,6 +15,7 @@ from bridge.accept import SendOptions, accept
 from bridge.clock import utcnow
 from bridge.models import Sim, SimUsage, User
 from tests.browser import XSS, log_in, message_count, needs_chromium, screenshot
+from tests.conftest import steady_billing_day
 
 pytestmark = needs_chromium
 
@@ -32,11 +33,11 @@ def traffic(sessions, settings, login: str, recipients: int = 3, text: str = "re
                 simulated=True,
                 enabled=True,
                 monthly_limit=3000,
-                billing_day=1,
+                billing_day=steady_billing_day(),
             )
             session.add(sim)
             session.flush()
-            start = usage.period_start(1, utcnow().date())
+            start = usage.period_start(sim.billing_day, utcnow().date())
             session.add(SimUsage(sim_id=sim.id, period_start=start, parts=recipients))
     with sessions.begin() as session:
         user = session.scalar(select(User).where(User.login == login))
