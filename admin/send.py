@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from flask import jsonify, request
 from flask_admin import expose
-from sqlalchemy import select
 
 from bridge import encoding, sims, wake
 from bridge.accept import SendOptions, accept, parse_send_at
 from bridge.clock import show_time, utcnow
 from bridge.errors import AcceptError, AuthError
-from bridge.models import OnUncertain, Sim, User
+from bridge.models import OnUncertain, User
 
 from .auth import SecureView, signed_in_user, viewer_zone
-from .common import db, form_int, settings
+from .common import db, form_int, settings, shown_sims
 
 FIELDS = ("to", "text", "attempts", "report", "on_uncertain", "send_at", "valid_for", "sim")
 # The form's choice -> SendOptions.delivery_report (None: the SIM's setting).
@@ -89,8 +88,8 @@ class SendView(SecureView):
 
     def _sim_choices(self) -> list[tuple[str, str]]:
         with db().begin():
-            rows = db().scalars(select(Sim).where(Sim.removed_at.is_(None)).order_by(Sim.name)).all()
-            return [(s.name, f"{s.name} ({s.number}) — {sims.sim_state(s)[0]}") for s in rows]
+            rows = shown_sims(sims.sim_overview(db()))
+        return [(row["name"], f"{row['name']} ({row['number']}) — {row['state']}") for row in rows]
 
     def _send(self, form: dict, user: User, zone: str):
         attempts = form_int(form["attempts"], default=1, field="attempts")

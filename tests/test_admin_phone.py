@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bridge import alerts, optouts, rules, users, webhooks
-from bridge.accept import accept
+from bridge.accept import SendOptions, accept
 from bridge.alert_checks import Finding
 from bridge.clock import utcnow
 from bridge.models import InboundMessage, Message, MessageStatus, User
@@ -115,7 +115,13 @@ def busy_gateway(make_user, modems, sessions, settings):
         users.set_send_window(session, LONG_LOGIN, "09:00-21:00", "Europe/Moscow")
         owner = session.scalar(select(User).where(User.login == LONG_LOGIN))
         [failed] = accept(
-            session, owner, "+79161234560", LONG_TEXT, settings=settings, source="test"
+            session,
+            owner,
+            "+79161234560",
+            LONG_TEXT,
+            SendOptions(quiet_hours=False),
+            settings=settings,
+            source="test",
         ).messages
         # Failed before the worker ever sees it: what a real failure leaves behind.
         message = session.get(Message, failed["id"])

@@ -101,9 +101,10 @@ def smsc():
         response.headers["Retry-After"] = str(exc.retry_after)
         return response, status
     except AuthError as exc:
-        if exc.status == 401:
-            with _session().begin():
-                throttle.failed(_session(), address, credentials.login)
+        if exc.status == 401:  # counted in a transaction of its own: the send's rolled back
+            session = _session()
+            with session.begin():
+                throttle.failed(session, address, credentials.login)
         return _classic_error(None, exc.message, exc.status)
     except AcceptError as exc:
         field = CLASSIC_FIELDS.get(exc.field, exc.field)
