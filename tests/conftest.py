@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import delete, text
+from sqlalchemy import delete, func, text, update
 from sqlalchemy.engine import URL, make_url
 
 from bridge import sims as sims_module
@@ -33,7 +33,7 @@ from bridge.clock import utcnow
 from bridge.config import load_settings
 from bridge.db import make_engine, make_session_factory
 from bridge.jobs.health import check_health
-from bridge.models import Base, GammuBase
+from bridge.models import Base, GammuBase, Phone
 from bridge.schema import create_database_if_missing, create_notebook_account, init_schema
 from bridge.web import create_app
 from tests import browser as browser_steps
@@ -319,6 +319,24 @@ class Modems:
         import signal
 
         smsd.stop(self.settings, name, sig=signal.SIGKILL)
+
+    def hang(self, name: str) -> None:
+        """A hung modem: its daemon is gone, but its last heartbeat holds
+        for an hour, so dispatch keeps the SIM in service however slow the
+        machine is. After a plain kill the heartbeat has at most 3 s left,
+        which a loaded run can spend before its next dispatch."""
+        self.kill(name)
+        with self.sessions.begin() as session:
+            session.execute(
+                update(Phone).where(Phone.id == name).values(timeout=func.now() + text("INTERVAL 1 HOUR"))
+            )
+
+    def heartbeat_runs_out(self, name: str) -> None:
+        """The last heartbeat of a dead or hung modem expires now."""
+        with self.sessions.begin() as session:
+            session.execute(
+                update(Phone).where(Phone.id == name).values(timeout=func.now() - text("INTERVAL 1 SECOND"))
+            )
 
     def receive(self, name: str, sender: str, text: str, *, reverse: bool = False) -> int:
         """A text arriving at the SIM: written into the dummy phone's inbox

@@ -120,9 +120,9 @@ def test_messages_in_a_killed_daemons_outbox_leave_through_the_other_sim(
 ):
     make_user()
     modems.add("doomed")
-    modems.kill("doomed")  # dies before it takes anything from its outbox
+    modems.hang("doomed")  # dies before it takes anything from its outbox
     modems.add("survivor", start=False)
-    # Both look healthy for a moment: doomed's heartbeat has not expired yet.
+    # Doomed looks healthy while its last heartbeat holds.
     with sessions.begin() as session:
         session.execute(update(Sim).where(Sim.name == "survivor").values(enabled=False))
     ids = [queue(sessions, settings, "alice", f"+7999123{n:04d}", f"m{n}")[0] for n in range(3)]
@@ -134,6 +134,7 @@ def test_messages_in_a_killed_daemons_outbox_leave_through_the_other_sim(
         )
         session.execute(update(Sim).where(Sim.name == "survivor").values(enabled=True))
     modems.start("survivor")
+    modems.heartbeat_runs_out("doomed")
 
     def taken_back():
         with sessions.begin() as session:
@@ -206,7 +207,7 @@ def _pending_outbox_id(sessions, message_id):
 def test_sending_error_is_retried_on_another_sim(modems, make_user, sessions, settings):
     make_user()
     modems.add("flaky")
-    modems.kill("flaky")
+    modems.hang("flaky")
     modems.add("good", start=False)
     with sessions.begin() as session:
         session.execute(update(Sim).where(Sim.name == "good").values(enabled=False))
@@ -234,7 +235,7 @@ def test_sending_error_is_retried_on_another_sim(modems, make_user, sessions, se
 def test_sending_error_without_attempts_left_fails_and_releases_usage(modems, make_user, sessions, settings):
     make_user()
     modems.add("flaky", limit=10)
-    modems.kill("flaky")
+    modems.hang("flaky")
     [message_id] = queue(sessions, settings, "alice", "+79991234567", "x" * 300)  # 2 parts
     with sessions.begin() as session:
         dispatch(session, settings)

@@ -227,7 +227,7 @@ def test_stalled_sim_is_detected_its_texts_rerouted_and_it_recovers(modems, make
 def test_a_run_of_send_errors_stalls_a_sim(modems, make_user, sessions, settings):
     make_user()
     modems.add("flaky")
-    modems.kill("flaky")
+    modems.hang("flaky")
     ids = queue(sessions, settings, "alice", "+79991234567", "a") + queue(
         sessions, settings, "alice", "+79991234568", "b"
     )
